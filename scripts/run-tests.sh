@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the type check and the whole node:test suite (no installs; scripts/test.sh does those first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
+shopt -s globstar nullglob
+exec node --import tsx --test --test-concurrency=1 ${TEST_FILES:-test/**/*.test.ts}

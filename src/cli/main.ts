@@ -1,0 +1,40 @@
+// The command-line entry point. Each command lives in its own module under src/cli/ exporting
+// `run(args: string[]): Promise<number>` (the exit code) and is loaded only when called.
+import { InputError } from "../errors";
+
+interface CommandModule { run(args: string[]): Promise<number> }
+// require (not import()) so that tsx's CommonJS hook compiles the module when the bin runs.
+interface CommandEntry { load: () => CommandModule; summary: string }
+
+const COMMANDS: Record<string, CommandEntry> = {
+  backend: { load: () => require("./backend") as CommandModule, summary: "show which TensorFlow.js backend runs here and why" },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return ["usage: darkmatter <command> [options]   (darkmatter <command> --help for its options)", "", "commands:",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    console.error(`darkmatter: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const mod = entry.load();
+  try {
+    return await mod.run(args);
+  } catch (err) {
+    if (err instanceof InputError) {
+      console.error(`darkmatter ${name}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
