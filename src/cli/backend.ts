@@ -1,4 +1,4 @@
-import { initBackend } from "../backend";
+import { initBackend } from "../backend/index";
 
 /** `darkmatter backend [--json]`: prints the backend that runs and why. */
 export async function run(args: string[]): Promise<number> {

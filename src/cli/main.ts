@@ -8,6 +8,7 @@ interface CommandEntry { load: () => CommandModule; summary: string }
 
 const COMMANDS: Record<string, CommandEntry> = {
   backend: { load: () => require("./backend") as CommandModule, summary: "show which TensorFlow.js backend runs here and why" },
+  reproduce: { load: () => require("./reproduce") as CommandModule, summary: "run every notebook into reports/ (the main job)" },
 };
 
 function usage(): string {

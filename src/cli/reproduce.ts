@@ -1,0 +1,25 @@
+import { parseArgs } from "util";
+import { reproduce } from "../publish/index";
+
+/** `darkmatter reproduce [--profile full|ci] [--out DIR] [--only NAME]...`: the main job. */
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      profile: { type: "string", default: "full" },
+      out: { type: "string" },
+      only: { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log("usage: darkmatter reproduce [--profile full|ci] [--out reports] [--only NOTEBOOK_NAME_PART]...");
+    return 0;
+  }
+  if (values.profile !== "full" && values.profile !== "ci") {
+    console.error(`darkmatter reproduce: --profile must be full or ci, not ${values.profile}`);
+    return 2;
+  }
+  reproduce({ profile: values.profile, outDir: values.out, only: values.only });
+  return 0;
+}

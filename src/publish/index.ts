@@ -1,0 +1,6 @@
+export { executeNotebook, exportHtml, notebookProblems, jupyterProblem, jupyterEnv, KERNEL_NAME } from "./jupyter";
+export type { ExecuteOptions } from "./jupyter";
+export { renderHtml, findChromium } from "./browser";
+export type { RenderReport } from "./browser";
+export { reproduce, listNotebooks } from "./reports";
+export type { NotebookReport, ReproduceOptions } from "./reports";

@@ -1,0 +1,99 @@
+// Executing notebooks headlessly through the project kernel and exporting them to offline HTML, using Jupyter's
+// own nbconvert (the standard tool; Debian packages it).
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { projectRoot } from "../backend/native";
+import { InputError } from "../errors";
+
+export const KERNEL_NAME = "darkmatter-ts";
+const kernelShare = path.join(projectRoot, "kernel", "share", "jupyter");
+const templates = path.join(projectRoot, "kernel", "nbconvert", "templates");
+
+/** The environment for Jupyter commands: finds the project-local kernel spec through JUPYTER_PATH. */
+export function jupyterEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const jp = [kernelShare, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter);
+  return { ...process.env, JUPYTER_PATH: jp, PYDEVD_DISABLE_FILE_VALIDATION: "1", ...extra };
+}
+
+/** What is missing to run notebooks here, or null when Jupyter's nbconvert and the kernel spec are ready. */
+export function jupyterProblem(): string | null {
+  const r = spawnSync("jupyter", ["nbconvert", "--version"], { encoding: "utf8", env: jupyterEnv() });
+  if (r.error || r.status !== 0) {
+    return "Jupyter's nbconvert is not installed. As root on Debian/Ubuntu: apt-get install -y --no-install-recommends " +
+      "jupyter-nbconvert jupyter-client jupyter-notebook; without root: pip install --user nbconvert nbclient notebook " +
+      "(or jupyterlab), then make sure `jupyter` is on PATH.";
+  }
+  if (!fs.existsSync(path.join(kernelShare, "kernels", KERNEL_NAME, "kernel.json"))) {
+    return `the project kernel spec is not installed: run \`node kernel/install.js\` in ${projectRoot}`;
+  }
+  return null;
+}
+
+function runJupyter(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): void {
+  try {
+    execFileSync("jupyter", args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, maxBuffer: 1 << 26 });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    const stderr = e.stderr ? e.stderr.toString("utf8") : e.message;
+    throw new Error(`jupyter ${args[0]} ${args.slice(1, 3).join(" ")} failed:\n${stderr.split("\n").filter((l) => !/Debugger|frozen modules|PYDEVD/.test(l)).slice(-30).join("\n")}`);
+  }
+}
+
+export interface ExecuteOptions {
+  /** Environment variables for the kernel (e.g. DARKMATTER_PROFILE=ci). */
+  env?: Record<string, string>;
+  /** Per-cell timeout in seconds (nbclient has none by default). */
+  cellTimeoutS?: number;
+  /** Whole-notebook timeout in seconds. */
+  timeoutS?: number;
+}
+
+/** Executes a notebook through the project kernel into outDir (same file name); throws with the failing cell's error. */
+export function executeNotebook(notebook: string, outDir: string, opts: ExecuteOptions = {}): string {
+  if (!fs.existsSync(notebook)) throw new InputError(notebook, "notebook not found");
+  const problem = jupyterProblem();
+  if (problem) throw new Error(problem);
+  fs.mkdirSync(outDir, { recursive: true });
+  const name = path.basename(notebook);
+  const tmpName = `.${name}.${process.pid}.tmp.ipynb`;
+  const tmpPath = path.join(outDir, tmpName);
+  try {
+    runJupyter(["nbconvert", "--to", "notebook", "--execute", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+      `--ExecutePreprocessor.timeout=${opts.cellTimeoutS ?? 900}`, "--output-dir", outDir, "--output", tmpName, notebook],
+      jupyterEnv(opts.env), (opts.timeoutS ?? 3600) * 1000);
+    const problems = notebookProblems(tmpPath);
+    if (problems.length) throw new Error(`${name}: ${problems.join("\n")}`);
+    const target = path.join(outDir, name);
+    fs.renameSync(tmpPath, target);
+    return target;
+  } finally {
+    fs.rmSync(tmpPath, { force: true });
+  }
+}
+
+/** Exports an executed notebook to self-contained HTML that needs no network (no CDN scripts). */
+export function exportHtml(executed: string, outDir = path.dirname(executed)): string {
+  const base = path.basename(executed, ".ipynb");
+  runJupyter(["nbconvert", "--to", "html", "--template", "offline", `--TemplateExporter.extra_template_basedirs=${templates}`,
+    "--output-dir", outDir, "--output", `${base}.html`, executed], jupyterEnv(), 300_000);
+  return path.join(outDir, `${base}.html`);
+}
+
+interface NotebookJson { cells: { cell_type: string; outputs?: { output_type: string; name?: string; text?: string | string[]; ename?: string; evalue?: string }[] }[] }
+
+/** Error outputs and stderr text of an executed notebook (tslab reports failures on stderr). */
+export function notebookProblems(executed: string): string[] {
+  const nb = JSON.parse(fs.readFileSync(executed, "utf8")) as NotebookJson;
+  const problems: string[] = [];
+  nb.cells.forEach((cell, i) => {
+    for (const o of cell.outputs ?? []) {
+      if (o.output_type === "error") problems.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+      if (o.output_type === "stream" && o.name === "stderr") {
+        const text = Array.isArray(o.text) ? o.text.join("") : o.text ?? "";
+        if (/error|exception|failed/i.test(text)) problems.push(`cell ${i} (stderr): ${text.slice(0, 2000)}`);
+      }
+    }
+  });
+  return problems;
+}

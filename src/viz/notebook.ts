@@ -1,0 +1,70 @@
+// Showing things in a notebook through the tslab kernel. The functions return nothing, so tslab does not also
+// print a value; outside a kernel (tests, scripts) they do nothing. The HTML comes from plotHtml/tableHtml.
+import type { DataFrame } from "danfojs-node";
+import { backendInfo, BackendInfo } from "../backend/index";
+import { escapeHtml } from "./html";
+import { Figure, plotHtml, plotlyBundleHtml } from "./plotly";
+import { Row, tableHtml } from "./table";
+import type { Progress } from "../progress";
+
+interface TslabDisplay { html(s: string): void; markdown(s: string): void }
+interface TslabModule { display: TslabDisplay; newDisplay(): TslabDisplay }
+
+function tslab(): TslabModule | null {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const kernel = require("tslab/dist/jupyter") as { lastWriteDisplayData?: unknown };
+    if (kernel.lastWriteDisplayData == null) return null; // not inside a running tslab kernel
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require("tslab") as TslabModule;
+  } catch {
+    return null;
+  }
+}
+
+let plotlyShown = false;
+
+function show(html: string): void {
+  tslab()?.display.html(html);
+}
+
+/**
+ * The first cell of every notebook: embeds plotly.js once (so charts and the exported HTML work offline) and
+ * shows which backend runs and why.
+ */
+export function setupNotebook(info: BackendInfo = backendInfo()): void {
+  plotlyShown = true;
+  show(`${plotlyBundleHtml()}\n${backendHtml(info)}`);
+}
+
+/** One line saying which TensorFlow.js backend runs and why. */
+export function backendHtml(info: BackendInfo): string {
+  return `<p class="dm-backend"><b>Backend:</b> <code>${escapeHtml(info.name)}</code> — ${escapeHtml(info.reason)}</p>`;
+}
+
+/** Displays an interactive Plotly chart (embedding plotly.js first if setupNotebook was not called). */
+export function plot(fig: Figure, opts: { height?: number } = {}): void {
+  const prefix = plotlyShown ? "" : `${plotlyBundleHtml()}\n`;
+  plotlyShown = true;
+  show(prefix + plotHtml(fig, opts));
+}
+
+/** Displays a table from a danfo DataFrame or row records. */
+export function table(t: DataFrame | Row[], opts: { caption?: string; digits?: number } = {}): void {
+  show(tableHtml(t, opts));
+}
+
+/** A progress callback that updates one output in place (a bar with a label), or does nothing outside a kernel. */
+export function notebookProgress(): Progress {
+  const display = tslab()?.newDisplay();
+  let last = 0;
+  return (done, total, label) => {
+    if (!display) return;
+    const now = Date.now();
+    if (done < total && now - last < 200) return;
+    last = now;
+    const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
+    display.html(`<div class="dm-progress"><progress value="${pct.toFixed(1)}" max="100" style="width:24em"></progress> ` +
+      `${escapeHtml(label)} ${done}/${total}</div>`);
+  };
+}

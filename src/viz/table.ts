@@ -1,0 +1,41 @@
+// Tables: results become danfo DataFrames (for users who want to slice them) and render as escaped HTML
+// (danfo has no HTML representation in Node).
+import type { DataFrame } from "danfojs-node";
+import { escapeHtml } from "./html";
+
+/** A plain row record, the shape analyses return before it becomes a DataFrame. */
+export type Row = Record<string, string | number | boolean | null>;
+
+/** Builds a danfo DataFrame from row records (columns in first-seen order). */
+export function toDataFrame(rows: Row[]): DataFrame {
+  // Loaded lazily: danfo pulls in a second copy of the tfjs API surface and takes ~1 s to import.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const danfo = require("danfojs-node") as typeof import("danfojs-node");
+  const columns: string[] = [];
+  for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) columns.push(k);
+  const data: Record<string, (string | number | boolean | null)[]> = {};
+  for (const c of columns) data[c] = rows.map((r) => (c in r ? r[c] : null));
+  return new danfo.DataFrame(data, { columns });
+}
+
+function formatCell(v: unknown, digits: number): string {
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) return String(v);
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(digits - 1) : v.toPrecision(digits).replace(/\.?0+$/, (m) => (m.startsWith(".") ? "" : m));
+  }
+  if (v === null || v === undefined) return "";
+  return String(v);
+}
+
+/** An HTML table of a DataFrame (or row records); every cell and header is escaped. */
+export function tableHtml(table: DataFrame | Row[], opts: { caption?: string; digits?: number } = {}): string {
+  const df = Array.isArray(table) ? toDataFrame(table) : table;
+  const digits = opts.digits ?? 4;
+  const head = df.columns.map((c) => `<th>${escapeHtml(String(c))}</th>`).join("");
+  const body = (df.values as unknown[][]).map((row) =>
+    `<tr>${row.map((v) => `<td${typeof v === "number" ? ' style="text-align:right"' : ""}>${escapeHtml(formatCell(v, digits))}</td>`).join("")}</tr>`).join("\n");
+  const caption = opts.caption ? `<caption style="caption-side:top;text-align:left">${escapeHtml(opts.caption)}</caption>` : "";
+  return `<table class="dm-table" style="border-collapse:collapse">${caption}<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
+}
