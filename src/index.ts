@@ -1,6 +1,7 @@
-// The public API that notebooks and scripts import: `import * as dm from "../src"`.
-export { initBackend, backendInfo, availableBackends, matMul, matMulNT, matMulTN, tf } from "./backend";
-export type { BackendInfo, BackendName } from "./backend";
+// The public API that notebooks and scripts import: `import * as dm from "./src/index"` (run from the project root, as the kernel does).
+export { initBackend, backendInfo, availableBackends, matMul, matMulNT, matMulTN, tf } from "./backend/index";
+export type { BackendInfo, BackendName } from "./backend/index";
 export { InputError } from "./errors";
 export { terminalProgress, silentProgress } from "./progress";
 export type { Progress } from "./progress";
+export * as viz from "./viz/index";
