@@ -10,12 +10,13 @@ want_browser=0
 
 say() { echo "setup: $*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
+JUPYTER="${JUPYTER:-jupyter}"  # overridable so the tests can simulate a machine without Jupyter
 pkg_installed() { have dpkg-query && [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
 # --- 1. system packages -------------------------------------------------------------------------------------
 need=()
 pkg_installed libopenblas-dev || [ -e /usr/lib/x86_64-linux-gnu/libopenblas.so ] || need+=(libopenblas-dev)
-if ! (have jupyter && jupyter nbconvert --version >/dev/null 2>&1); then need+=(jupyter-nbconvert jupyter-client jupyter-notebook); fi
+if ! (have "$JUPYTER" && "$JUPYTER" nbconvert --version >/dev/null 2>&1); then need+=(jupyter-nbconvert jupyter-client jupyter-notebook); fi
 if [ $want_browser = 1 ] && ! have chromium && ! have chromium-browser; then need+=(chromium); fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && have apt-get; then
@@ -28,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "  As root on Debian/Ubuntu:  apt-get install -y --no-install-recommends ${need[*]}"
     echo "  Without root: Jupyter with  pip install --user nbconvert nbclient notebook  (or jupyterlab) and put ~/.local/bin"
     echo "  on PATH; OpenBLAS is optional (without it the slower wasm backend runs); Chromium is only for the tests."
-    if ! (have jupyter && jupyter nbconvert --version >/dev/null 2>&1); then
+    if ! (have "$JUPYTER" && "$JUPYTER" nbconvert --version >/dev/null 2>&1); then
       echo "setup: Jupyter's nbconvert is required to run notebooks; install it and run this again." >&2
       exit 1
     fi
