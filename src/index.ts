@@ -5,3 +5,4 @@ export { InputError } from "./errors";
 export { terminalProgress, silentProgress } from "./progress";
 export type { Progress } from "./progress";
 export * as viz from "./viz/index";
+export * as io from "./io/index";
