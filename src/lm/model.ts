@@ -1,0 +1,400 @@
+// The batched Llama forward pass (llama2.c semantics) in TensorFlow.js, with named hooks, splices and per-token loss.
+// Layout choices for speed on wasm-blas: all activations stay [B·T, d] rows so every projection is one plain matmul
+// x·W on pre-transposed weights; RoPE is x⊙C + (x·R)⊙S with R the fixed pair-rotation matrix folded into the weights
+// (no slicing), 1/√head_size is folded into q's tables, and grouped-query attention groups the query heads of a kv head
+// into one matmul instead of repeating keys and values. Everything is differentiable on wasm (no tf.gather gradient).
+import { matMul, tf } from "../backend/index";
+import { InputError } from "../errors";
+import { headSize, kvDim, LlamaConfig, LlamaWeights } from "./checkpoint";
+import { applySplice, gatherRows, HookName, HookPoint, hookName, parseHookName, Splice } from "./hooks";
+
+const RMS_EPS = 1e-5;
+const ROPE_THETA = 10000;
+/** Added to scores of future positions: exp underflows to exactly 0 and, unlike -Infinity, never makes a NaN. */
+const MASKED = -1e9;
+
+export interface LayerParams {
+  rmsAtt: tf.Tensor1D;
+  /** Projections pre-transposed to [in, out] so that the forward computes x·W. */
+  wq: tf.Tensor2D; // [dim, dim]
+  wk: tf.Tensor2D; // [dim, kvDim]
+  wv: tf.Tensor2D; // [dim, kvDim]
+  wo: tf.Tensor2D; // [dim, dim]
+  rmsFfn: tf.Tensor1D;
+  w1: tf.Tensor2D; // [dim, hidden]
+  w2: tf.Tensor2D; // [hidden, dim]
+  w3: tf.Tensor2D; // [dim, hidden]
+}
+
+/** A model as tensors (or tf.Variables, from toTrainable). */
+export interface LlamaParams {
+  config: LlamaConfig;
+  embedding: tf.Tensor2D; // [vocab, dim]
+  layers: LayerParams[];
+  rmsFinal: tf.Tensor1D;
+  /** [dim, vocab]; null when shared: the forward then uses embeddingᵀ, so training keeps the tie. */
+  classifier: tf.Tensor2D | null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Weights ↔ tensors
+
+function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(a.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
+  return t;
+}
+
+function buildParams(w: LlamaWeights, make2: (a: Float32Array, shape: [number, number]) => tf.Tensor2D,
+  make1: (a: Float32Array) => tf.Tensor1D): LlamaParams {
+  const c = w.config, d = c.dim, h = c.hiddenDim, kv = kvDim(c);
+  // Stored [out, in] → tensor [in, out].
+  const proj = (a: Float32Array, l: number, out: number, inp: number) =>
+    make2(transposed(a.subarray(l * out * inp, (l + 1) * out * inp), out, inp), [inp, out]);
+  const layers: LayerParams[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    layers.push({
+      rmsAtt: make1(w.rmsAtt.slice(l * d, (l + 1) * d)),
+      wq: proj(w.wq, l, d, d), wk: proj(w.wk, l, kv, d), wv: proj(w.wv, l, kv, d), wo: proj(w.wo, l, d, d),
+      rmsFfn: make1(w.rmsFfn.slice(l * d, (l + 1) * d)),
+      w1: proj(w.w1, l, h, d), w2: proj(w.w2, l, d, h), w3: proj(w.w3, l, h, d),
+    });
+  }
+  return {
+    config: { ...c }, layers,
+    embedding: make2(w.tokenEmbedding.slice(), [c.vocabSize, d]),
+    rmsFinal: make1(w.rmsFinal.slice()),
+    classifier: w.wcls ? make2(transposed(w.wcls, c.vocabSize, d), [d, c.vocabSize]) : null,
+  };
+}
+
+/** Tensors for inference. Dispose with disposeParams. */
+export function toTensors(weights: LlamaWeights): LlamaParams {
+  return buildParams(weights, (a, s) => tf.tensor2d(a, s), (a) => tf.tensor1d(a));
+}
+
+/** tf.Variables (trainable) holding the weights, for optimisers; paramVariables lists them, toWeights reads them back. */
+export function toTrainable(weights: LlamaWeights): LlamaParams {
+  return buildParams(weights, (a, s) => tf.variable(tf.tensor2d(a, s), true) as unknown as tf.Tensor2D,
+    (a) => tf.variable(tf.tensor1d(a), true) as unknown as tf.Tensor1D);
+}
+
+/** Every parameter tensor, embedding first, in a fixed order. */
+export function paramTensors(p: LlamaParams): tf.Tensor[] {
+  const out: tf.Tensor[] = [p.embedding];
+  for (const l of p.layers) out.push(l.rmsAtt, l.wq, l.wk, l.wv, l.wo, l.rmsFfn, l.w1, l.w2, l.w3);
+  out.push(p.rmsFinal);
+  if (p.classifier) out.push(p.classifier);
+  return out;
+}
+
+/** The tf.Variables of params made by toTrainable (for optimizer.minimize's varList or tf.variableGrads). */
+export function paramVariables(p: LlamaParams): tf.Variable[] {
+  const vars = paramTensors(p);
+  if (!vars.every((v) => v instanceof tf.Variable)) throw new Error("paramVariables: these params are not tf.Variables (use toTrainable)");
+  return vars as tf.Variable[];
+}
+
+/** Reads params back into the file layout (for saveLlama2c). */
+export function toWeights(p: LlamaParams): LlamaWeights {
+  const c = p.config, d = c.dim, h = c.hiddenDim, kv = kvDim(c), L = c.nLayers;
+  const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
+  const stack = (get: (l: LayerParams) => tf.Tensor, size: number, transposeShape?: [number, number]) => {
+    const out = new Float32Array(L * size);
+    p.layers.forEach((layer, l) => {
+      const a = read(get(layer));
+      out.set(transposeShape ? transposed(a, transposeShape[0], transposeShape[1]) : a, l * size);
+    });
+    return out;
+  };
+  return {
+    config: { ...c },
+    tokenEmbedding: read(p.embedding).slice(),
+    rmsAtt: stack((l) => l.rmsAtt, d), rmsFfn: stack((l) => l.rmsFfn, d),
+    wq: stack((l) => l.wq, d * d, [d, d]), wk: stack((l) => l.wk, kv * d, [d, kv]), wv: stack((l) => l.wv, kv * d, [d, kv]),
+    wo: stack((l) => l.wo, d * d, [d, d]),
+    w1: stack((l) => l.w1, h * d, [d, h]), w2: stack((l) => l.w2, d * h, [h, d]), w3: stack((l) => l.w3, h * d, [d, h]),
+    rmsFinal: read(p.rmsFinal).slice(),
+    wcls: p.classifier ? transposed(read(p.classifier), d, c.vocabSize) : null,
+  };
+}
+
+export function disposeParams(p: LlamaParams): void {
+  tf.dispose(paramTensors(p));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pieces of the forward pass
+
+function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D): tf.Tensor2D {
+  const ms = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, RMS_EPS))), weight) as tf.Tensor2D;
+}
+
+/** R with (x·R)[2j] = -x[2j+1], (x·R)[2j+1] = x[2j]: the rotation partner of each RoPE pair (exact: entries ±1, 0). */
+function pairRotation(n: number): tf.Tensor2D {
+  const r = new Float32Array(n * n);
+  for (let j = 0; j < n; j += 2) {
+    r[(j + 1) * n + j] = -1;
+    r[j * n + j + 1] = 1;
+  }
+  return tf.tensor2d(r, [n, n]);
+}
+
+/**
+ * cos and sin tables [T, width] for positions start..start+T-1: column c of head-major q/k uses
+ * freq = θ^(-(c mod head_size rounded down to even)/head_size), computed in float64 and then cast.
+ */
+function ropeTables(start: number, T: number, width: number, hs: number, scale: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  const cos = new Float32Array(T * width), sin = new Float32Array(T * width);
+  for (let c = 0; c < width; c += 2) {
+    const freq = Math.pow(ROPE_THETA, -(c % hs) / hs);
+    for (let t = 0; t < T; t++) {
+      const a = (start + t) * freq;
+      const cv = Math.cos(a) * scale, sv = Math.sin(a) * scale;
+      cos[t * width + c] = cv; cos[t * width + c + 1] = cv;
+      sin[t * width + c] = sv; sin[t * width + c + 1] = sv;
+    }
+  }
+  return { cos: tf.tensor2d(cos, [T, width]), sin: tf.tensor2d(sin, [T, width]) };
+}
+
+/** Keys and values of earlier positions, per layer, for incremental decoding (generate). */
+export interface KvCache {
+  /** Positions already cached. */
+  length: number;
+  /** Per layer: keys transposed [B, nKvHeads, headSize, length] and values [B, nKvHeads, length, headSize]. */
+  layers: { keysT: tf.Tensor4D; values: tf.Tensor4D }[];
+}
+
+export function emptyKvCache(): KvCache {
+  return { length: 0, layers: [] };
+}
+
+export function disposeKvCache(cache: KvCache): void {
+  for (const l of cache.layers) tf.dispose([l.keysT, l.values]);
+  cache.layers = [];
+  cache.length = 0;
+}
+
+/** Causal mask [T, S] for T queries at positions start.. over S = start + T keys. */
+function causalMask(start: number, T: number): tf.Tensor2D {
+  const S = start + T;
+  const m = new Float32Array(T * S);
+  for (let i = 0; i < T; i++) m.fill(MASKED, i * S + start + i + 1, (i + 1) * S);
+  return tf.tensor2d(m, [T, S]);
+}
+
+interface Shapes { B: number; T: number; c: LlamaConfig }
+
+/** Multi-head grouped-query attention; q, k, v are rotated rows [B·T, ·]; returns [B·T, dim] before wo. */
+function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, s: Shapes, mask: tf.Tensor2D | null,
+  cache: KvCache | undefined, layer: number): tf.Tensor2D {
+  const { B, T, c } = s;
+  const hs = headSize(c), kvh = c.nKvHeads, g = c.nHeads / kvh;
+  // Query head h = kvHead·g + group, so [B, T, kvh, g, hs] → [B, kvh, g, T, hs] puts a kv head's queries together.
+  const qh = tf.transpose(q.reshape([B, T, kvh, g, hs]), [0, 2, 3, 1, 4]).reshape([B * kvh, g * T, hs]) as tf.Tensor3D;
+  let keysT = tf.transpose(k.reshape([B, T, kvh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, kvh, hs, T]
+  let values = tf.transpose(v.reshape([B, T, kvh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, kvh, T, hs]
+  if (cache) {
+    const past = cache.layers[layer];
+    if (past) {
+      keysT = tf.concat([past.keysT, keysT], 3);
+      values = tf.concat([past.values, values], 2);
+      tf.dispose([past.keysT, past.values]);
+    }
+    cache.layers[layer] = { keysT: tf.keep(keysT), values: tf.keep(values) };
+  }
+  const S = keysT.shape[3];
+  let scores: tf.Tensor = matMul(qh, keysT.reshape([B * kvh, hs, S]) as tf.Tensor3D); // [B·kvh, g·T, S]
+  if (mask) scores = tf.add(scores.reshape([B * kvh, g, T, S]), mask);
+  const att = tf.softmax(scores).reshape([B * kvh, g * T, S]) as tf.Tensor3D;
+  const out = matMul(att, values.reshape([B * kvh, S, hs]) as tf.Tensor3D); // [B·kvh, g·T, hs]
+  return tf.transpose(out.reshape([B, kvh, g, T, hs]), [0, 3, 1, 2, 4]).reshape([B * T, c.dim]) as tf.Tensor2D;
+}
+
+/** Per-row cross-entropy lse(logits) - logits[target], with the closed-form gradient softmax - onehot. */
+function crossEntropyRows(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
+  const [M, V] = logits.shape;
+  const pick = tf.tensor2d(Int32Array.from({ length: 2 * M }, (_, i) => (i & 1 ? targets[i >> 1] : i >> 1)), [M, 2], "int32");
+  const f = tf.customGrad(((z0: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    const z = tf.sub(z0, tf.max(z0, -1, true)) as tf.Tensor2D;
+    const lse = tf.log(tf.sum(tf.exp(z), -1)) as tf.Tensor1D;
+    save([z, lse]);
+    return {
+      value: tf.sub(lse, tf.gatherND(z, pick)),
+      gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
+        const [zs, lses] = saved;
+        const p = tf.exp(tf.sub(zs, lses.reshape([M, 1])));
+        return tf.mul(tf.sub(p, tf.oneHot(tf.tensor1d(targets, "int32"), V)), dy.reshape([M, 1]));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(logits) as tf.Tensor1D;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The forward pass
+
+/** Token sequences of equal length (a batch); each token in [0, vocab). */
+export type TokenBatch = readonly ArrayLike<number>[];
+
+export interface ForwardOptions {
+  /** Hooks whose values to return ([B, T, d] each, after any splice at that hook). */
+  capture?: readonly HookName[];
+  /** Replacements applied at hooks, in order, before capture and before the forward pass continues. */
+  splice?: readonly Splice[];
+  /** Per-token next-token cross-entropy [B, T-1] (default: true unless stopAtLayer is given). */
+  loss?: boolean;
+  /** Logits [B, T, vocab] (default false). */
+  logits?: boolean;
+  /**
+   * Last block to run (no loss or logits then). Without it, when neither loss nor logits is wanted, the pass stops
+   * after the last block that has a captured or spliced hook.
+   */
+  stopAtLayer?: number;
+}
+
+export interface ForwardTensors {
+  loss?: tf.Tensor2D;
+  logits?: tf.Tensor3D;
+  captured: Map<HookName, tf.Tensor3D>;
+}
+
+function flattenTokens(tokens: TokenBatch, c: LlamaConfig, start: number): { flat: Int32Array; B: number; T: number } {
+  const B = tokens.length;
+  if (B === 0) throw new InputError("tokens", "the batch is empty");
+  const T = tokens[0].length;
+  if (T === 0) throw new InputError("tokens", "sequences are empty");
+  if (start + T > c.seqLen) throw new InputError("tokens", `${start + T} positions exceed the model's seq_len ${c.seqLen}`);
+  const flat = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const seq = tokens[b];
+    if (seq.length !== T) throw new InputError("tokens", `sequence ${b} has ${seq.length} tokens; sequence 0 has ${T}`);
+    for (let t = 0; t < T; t++) {
+      const tok = seq[t];
+      if (!Number.isInteger(tok) || tok < 0 || tok >= c.vocabSize) {
+        throw new InputError("tokens", `token ${tok} at [${b}, ${t}] is outside the vocabulary [0, ${c.vocabSize})`);
+      }
+      flat[b * T + t] = tok;
+    }
+  }
+  return { flat, B, T };
+}
+
+/**
+ * The forward pass as tensors: differentiable (use inside tf.variableGrads / tf.grad), nothing disposed for you
+ * (wrap in tf.tidy). With `cache`, the tokens continue the cached positions and the cache is extended.
+ */
+export function forwardTensors(p: LlamaParams, tokens: TokenBatch, options: ForwardOptions = {}, cache?: KvCache): ForwardTensors {
+  const c = p.config;
+  const start = cache?.length ?? 0;
+  const { flat, B, T } = flattenTokens(tokens, c, start);
+  const wantLogits = options.logits ?? false;
+  const wantLoss = options.loss ?? options.stopAtLayer === undefined;
+  if (wantLoss && T < 2) throw new InputError("tokens", "the loss needs sequences of at least 2 tokens");
+
+  // Which hooks are touched, and how far the pass must run.
+  const capture = new Set<HookName>(options.capture ?? []);
+  const splices = new Map<HookName, Splice[]>();
+  let lastHookLayer = -1;
+  for (const name of capture) lastHookLayer = Math.max(lastHookLayer, parseHookName(name, c.nLayers).layer);
+  for (const s of options.splice ?? []) {
+    lastHookLayer = Math.max(lastHookLayer, parseHookName(s.hook, c.nLayers).layer);
+    splices.set(s.hook, [...(splices.get(s.hook) ?? []), s]);
+  }
+  let lastLayer = c.nLayers - 1;
+  if (options.stopAtLayer !== undefined) {
+    const L = options.stopAtLayer;
+    if (!Number.isInteger(L) || L < 0 || L >= c.nLayers) throw new InputError("stopAtLayer", `${L} is not a layer in 0..${c.nLayers - 1}`);
+    if (wantLoss || wantLogits) throw new InputError("stopAtLayer", "a pass that stops early has no loss or logits");
+    if (lastHookLayer > L) throw new InputError("stopAtLayer", `a hook in block ${lastHookLayer} lies after block ${L}`);
+    lastLayer = L;
+  } else if (!wantLoss && !wantLogits) {
+    lastLayer = lastHookLayer;
+  }
+  if (cache && (capture.size > 0 || splices.size > 0)) throw new InputError("forward", "hooks are not supported with a KV cache");
+
+  const captured = new Map<HookName, tf.Tensor3D>();
+  const hook = (layer: number, point: HookPoint, x: tf.Tensor2D): tf.Tensor2D => {
+    const name = hookName(layer, point);
+    for (const s of splices.get(name) ?? []) x = applySplice(x, s, B, T);
+    if (capture.has(name)) captured.set(name, x.reshape([B, T, c.dim]) as tf.Tensor3D);
+    return x;
+  };
+
+  const d = c.dim, kv = kvDim(c), hs = headSize(c);
+  const ropeQ = ropeTables(start, T, d, hs, 1 / Math.sqrt(hs)); // the score scale rides on q's tables
+  const ropeK = ropeTables(start, T, kv, hs, 1);
+  const rotQ = pairRotation(d), rotK = kv === d ? rotQ : pairRotation(kv);
+  const mask = T > 1 ? causalMask(start, T) : null;
+  const rope = (x: tf.Tensor2D, xr: tf.Tensor2D, t: { cos: tf.Tensor2D; sin: tf.Tensor2D }, width: number) =>
+    tf.add(tf.mul(x.reshape([B, T, width]), t.cos), tf.mul(xr.reshape([B, T, width]), t.sin)).reshape([B * T, width]) as tf.Tensor2D;
+
+  let x = gatherRows(p.embedding, flat);
+  const shapes: Shapes = { B, T, c };
+  for (let l = 0; l <= lastLayer; l++) {
+    const w = p.layers[l];
+    x = hook(l, "hook_resid_pre", x);
+    const h = rmsNorm(x, w.rmsAtt);
+    const q = rope(matMul(h, w.wq), matMul(h, matMul(w.wq, rotQ)), ropeQ, d);
+    const k = rope(matMul(h, w.wk), matMul(h, matMul(w.wk, rotK)), ropeK, kv);
+    const v = matMul(h, w.wv);
+    const attnOut = hook(l, "hook_attn_out", matMul(attention(q, k, v, shapes, mask, cache, l), w.wo));
+    x = hook(l, "hook_resid_mid", tf.add(x, attnOut) as tf.Tensor2D);
+    const h2 = rmsNorm(x, w.rmsFfn);
+    const gate = matMul(h2, w.w1);
+    const mlpOut = hook(l, "hook_mlp_out", matMul(tf.mul(tf.mul(gate, tf.sigmoid(gate)), matMul(h2, w.w3)) as tf.Tensor2D, w.w2));
+    x = hook(l, "hook_resid_post", tf.add(x, mlpOut) as tf.Tensor2D);
+  }
+  if (cache) cache.length = start + T;
+
+  const out: ForwardTensors = { captured };
+  if (!wantLoss && !wantLogits) return out;
+  const classifier = p.classifier ?? (tf.transpose(p.embedding) as tf.Tensor2D);
+  const V = c.vocabSize;
+  if (wantLogits) {
+    const logits = matMul(rmsNorm(x, p.rmsFinal), classifier);
+    out.logits = logits.reshape([B, T, V]) as tf.Tensor3D;
+    if (wantLoss) out.loss = lossFromLogits(tf.slice(out.logits, [0, 0, 0], [B, T - 1, V]).reshape([B * (T - 1), V]) as tf.Tensor2D, flat, B, T);
+  } else {
+    // Only positions 0..T-2 predict a next token: skip the classifier on the last one.
+    const xs = tf.slice(x.reshape([B, T, d]), [0, 0, 0], [B, T - 1, d]).reshape([B * (T - 1), d]) as tf.Tensor2D;
+    out.loss = lossFromLogits(matMul(rmsNorm(xs, p.rmsFinal), classifier), flat, B, T);
+  }
+  return out;
+}
+
+function lossFromLogits(logits: tf.Tensor2D, flat: Int32Array, B: number, T: number): tf.Tensor2D {
+  const targets = new Int32Array(B * (T - 1));
+  for (let b = 0; b < B; b++) targets.set(flat.subarray(b * T + 1, (b + 1) * T), b * (T - 1));
+  return crossEntropyRows(logits, targets).reshape([B, T - 1]) as tf.Tensor2D;
+}
+
+export interface ForwardResult {
+  batch: number;
+  length: number;
+  /** [batch, length-1] row-major: loss[b, t] = -log p(token[b, t+1] | tokens[b, ..t]), nats. */
+  loss?: Float32Array;
+  /** [batch, length, vocab] row-major. */
+  logits?: Float32Array;
+  /** Hook values, each [batch, length, dim] row-major. */
+  captured: Map<HookName, Float32Array>;
+}
+
+/** Inference forward pass: runs in a tf.tidy and returns plain arrays (no tensors to dispose). */
+export function forward(p: LlamaParams, tokens: TokenBatch, options: ForwardOptions = {}): ForwardResult {
+  // The result is built inside tidy but not returned from it: tidy would walk every element of the typed arrays.
+  let result: ForwardResult | undefined;
+  tf.tidy(() => {
+    const r = forwardTensors(p, tokens, options);
+    const captured = new Map<HookName, Float32Array>();
+    for (const [name, t] of r.captured) captured.set(name, t.dataSync() as Float32Array);
+    result = {
+      batch: tokens.length, length: tokens[0].length, captured,
+      loss: r.loss?.dataSync() as Float32Array | undefined,
+      logits: r.logits?.dataSync() as Float32Array | undefined,
+    };
+  });
+  return result!;
+}
