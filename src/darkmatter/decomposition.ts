@@ -1,0 +1,168 @@
+// The linear/nonlinear decomposition of SAE error (paper §1.1, §2.5, §2.6, §3.1, §3.2):
+//   SaeError(x) = x − Sae(x);  LinearError(x) = x·b* (+ bias), b* the least-squares map x → SaeError(x);
+//   NonlinearError(x) = SaeError(x) − LinearError(x), so x = Sae(x) + LinearError(x) + NonlinearError(x) exactly.
+// Two streaming passes over the activations: the first fits b* and the norm probe a* (x → ‖SaeError‖²) together on
+// the training rows (one Gram, d + 1 outputs); the second evaluates on the chosen rows, with bootstrap intervals.
+import { InputError } from "../errors";
+import { Progress } from "../progress";
+import { bootstrapPlan, BootstrapOptions, MultinomialResampler } from "../linalg/bootstrap";
+import { LeastSquaresFit, NormalEquations, predict, selectOutputs } from "../linalg/least-squares";
+import { RegressionAccumulator, RegressionMetrics } from "../linalg/metrics";
+import { NO_ROLE, TEST, TRAIN } from "../linalg/split";
+import {
+  checkSaeInput, columns, countRoles, Estimate, passProgress, readSaeChunks, resolveRoles, rowSquaredNorms, SaeInput, SplitChoice,
+} from "./common";
+
+export interface AnalysisOptions extends SplitChoice {
+  /** Bootstrap intervals over the evaluated tokens (default 200 resamples, seed 0, 95 %; false switches off). */
+  bootstrap?: BootstrapOptions | false;
+  /** Rows per chunk (default 2048). */
+  rowsPerChunk?: number;
+  /** Skip rows with NaN/±Inf in any input and report how many (default false: InputError). */
+  dropNonFinite?: boolean;
+  /** See SolveOptions.rankTolerance. */
+  rankTolerance?: number;
+  /** Warnings (rank deficiency, dropped rows) as they arise; they are also returned in `warnings`. */
+  onWarning?: (message: string) => void;
+  progress?: Progress;
+  /** Use the native BLAS bridge when it loaded (default true). */
+  native?: boolean;
+}
+
+export interface DecompositionOptions extends AnalysisOptions {
+  /**
+   * Fit b* and a* with an intercept (default true, as the paper's text says; most of the paper's code fits without
+   * one). The result records which was used.
+   */
+  intercept?: boolean;
+  /** Fit on the training rows (default) or in-sample on all rows (paper §2.5's in-sample steps). */
+  fitOn?: "train" | "all";
+  /** Evaluate on the test rows (default) or on all rows (the power-law script's FVU_nonlinear). */
+  evaluateOn?: "test" | "all";
+}
+
+export interface RowAccounting {
+  total: number;
+  train: number;
+  evaluated: number;
+  droppedNonFinite: number;
+  /** Split seed (−1 for an explicit split or an in-sample fit). */
+  seed: number;
+}
+
+export interface DecompositionResult {
+  intercept: boolean;
+  d: number;
+  fitOn: "train" | "all";
+  evaluatedOn: "test" | "all";
+  rows: RowAccounting;
+  /** `r2_mean_over_dims` of LinearError as a prediction of SaeError (§3.2a, "about half"). */
+  vectorR2: Estimate;
+  /** `r2` of the norm probe x → ‖SaeError‖² (§3.2b, "> 90 %"). */
+  normR2: Estimate;
+  /** `fvu` of the SAE: fvu(x, Sae(x)). */
+  fvu: Estimate;
+  /** `fvu_nonlinear`: fvu(x, Sae(x) + LinearError(x)). */
+  fvuNonlinear: Estimate;
+  /**
+   * Mean per evaluated token of ‖SaeError‖², ‖LinearError‖², ‖NonlinearError‖² and 2·LinearError·NonlinearError.
+   * saeError = linearError + nonlinearError + crossTerm exactly; in-sample the cross term is 0 (Pythagoras).
+   */
+  energy: { saeError: number; linearError: number; nonlinearError: number; crossTerm: number };
+  /** Every metric of the x → SaeError regression on the evaluated rows. */
+  errorPrediction: RegressionMetrics;
+  /** Every metric of the x → ‖SaeError‖² regression. */
+  normPrediction: RegressionMetrics;
+  /** b*: [d, d] coefficients (and intercept). LinearError(x) = predict(linearMap, x). */
+  linearMap: LeastSquaresFit;
+  /** a*: [d, 1], the norm probe. */
+  normProbe: LeastSquaresFit;
+  bootstrap: { resamples: number; seed: number; level: number } | null;
+  warnings: string[];
+}
+
+/** Collects warnings and forwards them to the caller's callback. */
+export function warningSink(options: { onWarning?: (m: string) => void }) {
+  const warnings: string[] = [];
+  return { warnings, warn: (m: string) => { warnings.push(m); options.onWarning?.(m); } };
+}
+
+/** Decomposes the SAE's error into its linear and nonlinear parts and reports the paper's metrics. */
+export function decomposeSaeError(input: SaeInput, options: DecompositionOptions = {}): DecompositionResult {
+  const d = checkSaeInput(input);
+  const n = input.activations.rows;
+  const intercept = options.intercept ?? true;
+  const fitOn = options.fitOn ?? "train";
+  const evaluatedOn = options.evaluateOn ?? (fitOn === "all" ? "all" : "test");
+  if (fitOn === "all" && evaluatedOn === "test") {
+    throw new InputError("evaluateOn", "fitting on all rows leaves no test rows; evaluate on 'all' (in-sample) instead");
+  }
+  const { roles, seed } = resolveRoles(n, options, fitOn === "all");
+  const planned = countRoles(roles).train;
+  if (planned < d + (intercept ? 1 : 0)) {
+    throw new InputError("trainRows", `${planned} training rows cannot determine b* for d = ${d}${intercept ? " with an intercept" : ""}`);
+  }
+  const rowsPerChunk = options.rowsPerChunk ?? 2048, dropNonFinite = options.dropNonFinite ?? false, native = options.native;
+  const { warnings, warn } = warningSink(options);
+  const dropped = { count: 0 };
+  const progress = passProgress(options.progress, n, 2, "decomposition");
+
+  // Pass 1: b* and a* from one Gram: outputs [SaeError (d) | ‖SaeError‖² (1)].
+  const ne = new NormalEquations(d, d + 1, { native });
+  for (const c of readSaeChunks(input, { rowsPerChunk, roles, want: (r) => r === TRAIN, dropNonFinite, dropped, progress: progress(0, "fitting b*") })) {
+    const y = new Float64Array(c.count * (d + 1));
+    const norms = rowSquaredNorms(c.error, c.count, d);
+    for (let t = 0; t < c.count; t++) {
+      y.set(c.error.subarray(t * d, t * d + d), t * (d + 1));
+      y[t * (d + 1) + d] = norms[t];
+    }
+    ne.add(c.x, y, c.count);
+  }
+  if (dropped.count > 0) warn(`dropped ${dropped.count} row(s) holding NaN or ±Inf`);
+  const joint = ne.solve({ intercept, rankTolerance: options.rankTolerance, onWarning: warn });
+  joint.droppedNonFinite = dropped.count;
+  const linearMap = selectOutputs(joint, 0, d), normProbe = selectOutputs(joint, d, d + 1);
+
+  // Pass 2: evaluation.
+  const wanted = evaluatedOn === "all" ? (r: number) => r !== NO_ROLE : (r: number) => r === TEST;
+  let evalRows = 0;
+  for (const r of roles) if (wanted(r)) evalRows++;
+  if (evalRows === 0) throw new InputError("testRows", "no rows are left to evaluate on");
+  const plan = bootstrapPlan(options.bootstrap);
+  const resampler = plan ? new MultinomialResampler(evalRows, plan.resamples, plan.seed) : null;
+  const boot = (perDim: boolean) => (plan ? { resamples: plan.resamples, level: plan.level, perDim } : undefined);
+  const errorAcc = new RegressionAccumulator(d, { bootstrap: boot(true), native });
+  const normAcc = new RegressionAccumulator(1, { bootstrap: boot(true), native });
+  const saeAcc = new RegressionAccumulator(d, { bootstrap: boot(false), native });
+  const nonlinearAcc = new RegressionAccumulator(d, { bootstrap: boot(false), native });
+  let eErr = 0, eLin = 0, eNl = 0, eCross = 0;
+  for (const c of readSaeChunks(input, { rowsPerChunk, roles, want: wanted, dropNonFinite, dropped, progress: progress(1, "evaluating") })) {
+    const k = c.count;
+    const pred = predict(joint, c.x, k, { native });
+    const lin = columns(pred, k, d + 1, 0, d), normPred = columns(pred, k, d + 1, d, 1);
+    const saePlusLin = new Float64Array(k * d);
+    for (let i = 0; i < k * d; i++) {
+      const e = c.error[i], l = lin[i], nl = e - l;
+      saePlusLin[i] = c.sae[i] + l;
+      eErr += e * e; eLin += l * l; eNl += nl * nl; eCross += 2 * l * nl;
+    }
+    const w = resampler ? resampler.next(k) : undefined;
+    errorAcc.add(c.error, lin, k, w);
+    normAcc.add(rowSquaredNorms(c.error, k, d), normPred, k, w);
+    saeAcc.add(c.x, c.sae, k, w);
+    nonlinearAcc.add(c.x, saePlusLin, k, w);
+  }
+  const errorPrediction = errorAcc.result(), normPrediction = normAcc.result();
+  const sae = saeAcc.result(), nonlinear = nonlinearAcc.result();
+  return {
+    intercept, d, fitOn, evaluatedOn,
+    rows: { total: n, train: joint.rows, evaluated: errorPrediction.rows, droppedNonFinite: dropped.count, seed },
+    vectorR2: { value: errorPrediction.r2MeanOverDims, interval: errorPrediction.intervals?.r2MeanOverDims ?? null },
+    normR2: { value: normPrediction.r2 as number, interval: normPrediction.intervals?.r2 ?? null },
+    fvu: { value: sae.fvu, interval: sae.intervals?.fvu ?? null },
+    fvuNonlinear: { value: nonlinear.fvu, interval: nonlinear.intervals?.fvu ?? null },
+    energy: { saeError: eErr / evalRows, linearError: eLin / evalRows, nonlinearError: eNl / evalRows, crossTerm: eCross / evalRows },
+    errorPrediction, normPrediction, linearMap, normProbe,
+    bootstrap: plan, warnings,
+  };
+}

@@ -1,0 +1,23 @@
+// The paper's experiments as functions over activations and SAE outputs, returning typed results.
+export { decomposeSaeError } from "./decomposition";
+export type { DecompositionOptions, DecompositionResult, AnalysisOptions, RowAccounting } from "./decomposition";
+export { normPredictionTest, NORM_COMPONENTS } from "./norm-prediction";
+export type { NormPredictionOptions, NormPredictionResult, NormComponent } from "./norm-prediction";
+export { normPredictionBaselines, BASELINES } from "./baselines";
+export type { BaselineInput, BaselineResult, BaselineName } from "./baselines";
+export { probeVsLatent, runningMean, pearson } from "./probe-vs-latent";
+export type { ProbeInput, ProbeOptions, ProbeVsLatentResult, SparseLatents } from "./probe-vs-latent";
+export { defaultTrainRows } from "./common";
+export type { SaeInput, SaeOutputs, ReconstructFn, Estimate, SplitChoice } from "./common";
+export { fitPowerLaw, darkMatterBands } from "./powerlaw";
+export type { PowerLawFit, PowerLawFitOptions, BandInput, BandBreakdown, Bands } from "./powerlaw";
+export { gradientPursuit } from "./pursuit";
+export type { PursuitDictionary, PursuitOptions, PursuitResult } from "./pursuit";
+export { perTokenPredictability, perTokenTraces, acrossWidthVariation } from "./pertoken";
+export type { PerTokenNorms, PerTokenPredictability, PerTokenTraces } from "./pertoken";
+export {
+  detectionScores, TopTokensExplainer, TokenMatchScorer, binomialProportion, meanWithBootstrap, sampleLatents,
+} from "./autointerp";
+export type {
+  AutoInterpCorpus, LatentActivations, Explainer, Scorer, DetectionOptions, DetectionResult, LatentDetection,
+} from "./autointerp";
