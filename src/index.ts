@@ -6,3 +6,7 @@ export { terminalProgress, silentProgress } from "./progress";
 export type { Progress } from "./progress";
 export * as viz from "./viz/index";
 export * as io from "./io/index";
+export * as sae from "./sae/index";
+export * as lm from "./lm/index";
+export * as linalg from "./linalg/index";
+export * as darkmatter from "./darkmatter/index";

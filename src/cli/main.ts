@@ -7,8 +7,14 @@ interface CommandModule { run(args: string[]): Promise<number> }
 interface CommandEntry { load: () => CommandModule; summary: string }
 
 const COMMANDS: Record<string, CommandEntry> = {
+  "fit-error": { load: () => require("./fit-error") as CommandModule, summary: "split one SAE's error into linear and nonlinear parts: R², FVU, FVU_nonlinear" },
   backend: { load: () => require("./backend") as CommandModule, summary: "show which TensorFlow.js backend runs here and why" },
+  inspect: { load: () => require("./inspect") as CommandModule, summary: "say what a file or folder is: an SAE (any format) or a tensor file, with its contents" },
+  "sae-forward": { load: () => require("./sae-forward") as CommandModule, summary: "run an SAE over stored activations: write recon.npy, error.npy, l0.npy" },
+  generate: { load: () => require("./generate") as CommandModule, summary: "generate text with a llama2.c model (default: the project's own)" },
   reproduce: { load: () => require("./reproduce") as CommandModule, summary: "run every notebook into reports/ (the main job)" },
+  "train-lm": { load: () => require("./train-lm") as CommandModule, summary: "train the default tokenizer and language model into data/model/" },
+  activations: { load: () => require("./activations") as CommandModule, summary: "build an activation store (tokens, losses, hooked activations) from a model and text" },
 };
 
 function usage(): string {

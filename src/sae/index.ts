@@ -1,0 +1,17 @@
+// Sparse autoencoders: the model (relu, topk, jumprelu, gated), its chunked forward pass, and loaders/savers for
+// Gemma Scope, SAELens, sparsify and Llama Scope files.
+export { Sae, ARCHITECTURES, ensureBackendCapacity, summarizeThreshold } from "./model";
+export type { Architecture, SaeFormat, SaeMetadata, SaeSpec, SaeWeightsInput, WeightInput, WeightName } from "./model";
+export { chunkRowsFor, DEFAULT_MEMORY_BUDGET } from "./forward";
+export type { ForwardOptions, ForwardResult, SaeInput } from "./forward";
+export { FvuAccumulator } from "./fvu";
+export { validateLatents } from "./sparse";
+export type { SparseLatents, DecodePath } from "./sparse";
+export { loadSae, planSae, describeSae, detectSae } from "./load";
+export type { LoadSaeOptions, SaeLocation } from "./load";
+export { closePlan } from "./formats/plan";
+export type { SaePlan } from "./formats/plan";
+export { saveSaeLens, saeLensConfig } from "./formats/saelens";
+export { saveGemmaScope } from "./formats/gemma-scope";
+export { parseGemmaScopePath, parseWidth, layerFromHookName } from "./paths";
+export type { PathConvention } from "./paths";
