@@ -8,5 +8,6 @@ export * as viz from "./viz/index";
 export * as io from "./io/index";
 export * as sae from "./sae/index";
 export * as lm from "./lm/index";
+export * as activations from "./activations/index";
 export * as linalg from "./linalg/index";
 export * as darkmatter from "./darkmatter/index";

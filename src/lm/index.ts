@@ -32,3 +32,8 @@ export type { HookName, HookPoint, Splice, SpliceValue, PositionSelector } from 
 export { generate, sampleToken, seededUniform } from "./generate";
 export type { GenerateOptions, GenerateResult } from "./generate";
 export { describeLlamaCheckpoint, describeTokenizer, isLlamaCheckpoint, isLlamaTokenizer } from "./inspect";
+export * from "./corpus";
+export { tokenizeDocuments, documentContexts, sampleContexts, tokenRows, piecesAreWordwise } from "./corpus-tokens";
+export { trainBpe } from "./bpe";
+export { trainLanguageModel, initWeights, meanLoss, unigramCE, learningRate, DEFAULT_TRAIN } from "./train";
+export { loadDefaultModel, trainDefaultModel, tokenizeWith, DEFAULT_MODEL_FILE, DEFAULT_TOKENIZER_FILE } from "./train-default";

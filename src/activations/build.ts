@@ -1,0 +1,220 @@
+// Building an activation store: draw contexts from a corpus, run the model over them chunk by chunk, and write
+// tokens, per-token losses and the hooked activations (kept positions only) as .npy files with a manifest.
+// The folder is named after a hash of config + model + tokenizer + corpus, so an unchanged request reuses the store,
+// a changed one builds a new folder, and an interrupted build resumes at its first unfinished chunk.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { backendInfo } from "../backend/index";
+import { InputError } from "../errors";
+import { writeFileAtomic, writeNpy } from "../io/index";
+import type { LlamaWeights, WeightName } from "../lm/checkpoint";
+import type { HookName } from "../lm/hooks";
+import { type LlamaParams, disposeParams, forward, toTensors } from "../lm/model";
+import { corpusPart, type Corpus } from "../lm/corpus";
+import { documentContexts, piecesAreWordwise, tokenizeDocuments } from "../lm/corpus-tokens";
+import type { Tokenizer } from "../lm/tokenizer";
+import type { Progress } from "../progress";
+import {
+  FILES, MANIFEST_FILE, StoreConfig, StoreManifest, chunkFile, keptPositions, planChunks, readManifest, storeKey,
+  validateStoreConfig,
+} from "./manifest";
+import { openActivationStore, type ActivationStore } from "./store";
+
+/**
+ * Runs the model on `count` contexts of `ctx` tokens (row-major [count, ctx]) and returns, per hook, activations
+ * [count, ctx, d] and the next-token losses [count, ctx − 1]. The store builder is written against this, so tests
+ * can check it with any forward.
+ */
+export type CaptureFn = (tokens: Int32Array, count: number, ctx: number, hooks: readonly string[]) =>
+  { acts: Map<string, Float32Array>; losses: Float32Array };
+
+const projectRoot = path.resolve(__dirname, "..", "..");
+/** Where stores go unless told otherwise (ignored by git). */
+export const DEFAULT_STORE_ROOT = path.join(projectRoot, ".cache", "activations");
+
+/**
+ * The default store for the project's 6-layer model: the middle block's residual stream, 512 contexts of 256 tokens,
+ * positions 50 … 254 (≈ the paper's 200 … 1022 of 1024, scaled): 104,960 tokens.
+ */
+export const DEFAULT_STORE_CONFIG: StoreConfig = {
+  hooks: ["blocks.3.hook_resid_post"], contexts: 512, ctx: 256, skip: 50, seed: 42, corpusPart: "all", contextsPerChunk: 16,
+};
+
+/** The model's forward pass as a CaptureFn: hooks captured, per-token loss computed, in one batch. */
+export function modelCapture(params: LlamaParams): CaptureFn {
+  return (tokens, count, ctx, hooks) => {
+    const rows: Int32Array[] = [];
+    for (let i = 0; i < count; i++) rows.push(tokens.subarray(i * ctx, (i + 1) * ctx));
+    const r = forward(params, rows, { capture: hooks as HookName[], loss: true });
+    return { acts: r.captured as Map<string, Float32Array>, losses: r.loss! };
+  };
+}
+
+export interface StoreInputs {
+  weights: LlamaWeights;
+  tokenizer: Tokenizer;
+  corpus: Corpus;
+  /** Where the model and tokenizer came from (recorded in the manifest; identity is by content hash). */
+  modelFile?: string | null;
+  tokenizerFile?: string | null;
+}
+
+export interface BuildResult {
+  /** The finished store, opened; null only when `maxChunks` stopped the build early. */
+  store: ActivationStore | null;
+  dir: string;
+  /** True when a finished store with the same key already existed. */
+  reused: boolean;
+  /** Chunks computed by this call (0 when reused). */
+  chunksBuilt: number;
+}
+
+/** sha256 of a model's configuration and every weight array (the file's content, independent of where it lies). */
+export function hashWeights(w: LlamaWeights): string {
+  const h = createHash("sha256").update(JSON.stringify(w.config));
+  const names: WeightName[] = ["tokenEmbedding", "rmsAtt", "wq", "wk", "wv", "wo", "rmsFfn", "w1", "w2", "w3", "rmsFinal", "wcls"];
+  for (const n of names) {
+    const a = w[n];
+    h.update(n);
+    if (a) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+  return h.digest("hex");
+}
+
+/** sha256 of a tokenizer's pieces and scores. */
+export function hashTokenizer(t: Tokenizer): string {
+  const h = createHash("sha256").update(String(t.maxTokenLength));
+  t.pieces.forEach((p, i) => {
+    h.update(new Uint8Array(Float32Array.of(t.scores[i]).buffer)).update(new Uint8Array(Int32Array.of(p.length).buffer)).update(p);
+  });
+  return h.digest("hex");
+}
+
+export interface BuildOptions {
+  /** Parent folder; the store goes to `root/<key>`. */
+  root: string;
+  config: StoreConfig;
+  /** The forward used to fill the store (default: the model's own forward pass, see modelCapture). */
+  capture?: CaptureFn;
+  progress?: Progress;
+  /** Stop after this many new chunks (simulates an interruption in tests). */
+  maxChunks?: number;
+}
+
+function activeBackend(): string {
+  try { return backendInfo().name; } catch { return "none selected"; }
+}
+
+function writeManifest(dir: string, m: StoreManifest): void {
+  writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(m, null, 1) + "\n");
+}
+
+/** Whether every file of a finished chunk is present with the size its shape implies (cheap resume check). */
+function chunkFilesPresent(dir: string, m: StoreManifest, index: number): boolean {
+  const c = m.chunks[index];
+  const present = (rel: string, minBytes: number) => {
+    try { return fs.statSync(path.join(dir, rel)).size >= minBytes; } catch { return false; }
+  };
+  if (!present(chunkFile(FILES.losses, index), 4 * (c.endContext - c.firstContext) * (m.config.ctx - 1))) return false;
+  return m.config.hooks.every((h) => present(chunkFile(FILES.activations, index, h), 4 * c.rows * m.d));
+}
+
+/** Builds (or reuses, or resumes) the store for these inputs and config. */
+export function buildActivationStore(inputs: StoreInputs, options: BuildOptions): BuildResult {
+  const { weights, tokenizer, corpus } = inputs;
+  const mc = weights.config;
+  const config = validateStoreConfig(options.config, mc.nLayers);
+  if (config.ctx > mc.seqLen) throw new InputError("ctx", `${config.ctx} exceeds the model's context length ${mc.seqLen}`);
+  if (tokenizer.vocabSize !== mc.vocabSize) {
+    throw new InputError(inputs.tokenizerFile ?? "tokenizer", `has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${mc.vocabSize}`);
+  }
+  const modelHash = hashWeights(weights), tokenizerHash = hashTokenizer(tokenizer);
+  const key = storeKey(config, modelHash, tokenizerHash, corpus.hash);
+  const dir = path.join(options.root, key);
+  const progress = options.progress;
+
+  let manifest: StoreManifest | null = null;
+  if (fs.existsSync(path.join(dir, MANIFEST_FILE))) {
+    manifest = readManifest(dir);
+    const same = manifest.key === key && JSON.stringify(manifest.config) === JSON.stringify(config) &&
+      manifest.model.sha256 === modelHash && manifest.tokenizer.sha256 === tokenizerHash && manifest.corpus.sha256 === corpus.hash;
+    if (!same) {
+      throw new InputError(path.join(dir, MANIFEST_FILE), `describes another store than the key ${key} it sits under; delete ${dir} to rebuild`);
+    }
+    const existing = manifest;
+    if (existing.complete && existing.chunks.every((c) => chunkFilesPresent(dir, existing, c.index))) {
+      return { store: openActivationStore(dir), dir, reused: true, chunksBuilt: 0 };
+    }
+  }
+
+  // The contexts are a pure function of the inputs, so a resumed build recomputes the same ones.
+  const documents = corpusPart(corpus, config.corpusPart);
+  const tokenized = tokenizeDocuments(documents, (t) => tokenizer.encode(t, { bos: false }), piecesAreWordwise(tokenizer.pieces));
+  const contexts = documentContexts(tokenized, config.contexts, config.ctx, config.seed);
+  const positions = keptPositions(config.ctx, config.skip);
+  const t0 = Date.now();
+
+  if (!manifest) {
+    manifest = {
+      format: "darkmatter-activation-store", version: 1, key, config,
+      model: { file: inputs.modelFile ?? null, sha256: modelHash, dim: mc.dim, nLayers: mc.nLayers, vocabSize: mc.vocabSize, seqLen: mc.seqLen },
+      tokenizer: { file: inputs.tokenizerFile ?? null, sha256: tokenizerHash },
+      corpus: { name: corpus.name, source: corpus.source, sha256: corpus.hash, part: config.corpusPart, documentIds: tokenized.docIds },
+      d: mc.dim, positions, rows: config.contexts * positions.perContext, files: { ...FILES },
+      chunks: planChunks(config.contexts, config.contextsPerChunk, positions.perContext),
+      finished: [], complete: false,
+      created: { at: new Date().toISOString(), by: "sae-darkmatter activations", backend: activeBackend(), seconds: 0 },
+    };
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  const m = manifest;
+  writeNpy(path.join(dir, FILES.tokens), { dtype: "int32", shape: [config.contexts, config.ctx], data: contexts.tokens });
+  const sources = new Int32Array(2 * config.contexts);
+  for (let i = 0; i < config.contexts; i++) { sources[2 * i] = contexts.doc[i]; sources[2 * i + 1] = contexts.start[i]; }
+  writeNpy(path.join(dir, FILES.contextSources), { dtype: "int32", shape: [config.contexts, 2], data: sources });
+  // A chunk listed as finished whose files went missing is simply built again.
+  m.finished = m.finished.filter((i) => chunkFilesPresent(dir, m, i));
+  m.complete = m.finished.length === m.chunks.length;
+  const done = new Set(m.finished);
+  const secondsBefore = m.created.seconds;
+  const params = options.capture ? null : toTensors(weights);
+  let built = 0;
+  try {
+    const capture = options.capture ?? modelCapture(params!);
+    const { ctx } = config;
+    const d = mc.dim;
+    progress?.(done.size, m.chunks.length, "activation chunks");
+    for (const chunk of m.chunks) {
+      if (done.has(chunk.index)) continue;
+      if (options.maxChunks !== undefined && built >= options.maxChunks) break;
+      const n = chunk.endContext - chunk.firstContext;
+      const { acts, losses } = capture(contexts.tokens.subarray(chunk.firstContext * ctx, chunk.endContext * ctx), n, ctx, config.hooks);
+      if (losses.length !== n * (ctx - 1)) throw new Error(`capture returned ${losses.length} losses for ${n}×${ctx - 1}`);
+      writeNpy(path.join(dir, chunkFile(FILES.losses, chunk.index)), { dtype: "float32", shape: [n, ctx - 1], data: losses });
+      for (const h of config.hooks) {
+        const a = acts.get(h);
+        if (!a || a.length !== n * ctx * d) throw new Error(`capture returned no [${n}, ${ctx}, ${d}] activations for ${h}`);
+        // Keep positions first … end−1 of every context.
+        const kept = new Float32Array(chunk.rows * d);
+        for (let c = 0; c < n; c++) {
+          kept.set(a.subarray((c * ctx + positions.first) * d, (c * ctx + positions.end) * d), c * positions.perContext * d);
+        }
+        writeNpy(path.join(dir, chunkFile(FILES.activations, chunk.index, h)), { dtype: "float32", shape: [chunk.rows, d], data: kept });
+      }
+      // The manifest lists a chunk only after all its files are in place, so an interruption never marks half a chunk.
+      done.add(chunk.index);
+      built++;
+      m.finished = [...done].sort((a, b) => a - b);
+      m.complete = done.size === m.chunks.length;
+      m.created.seconds = secondsBefore + (Date.now() - t0) / 1000;
+      writeManifest(dir, m);
+      progress?.(done.size, m.chunks.length, "activation chunks");
+    }
+  } finally {
+    if (params) disposeParams(params);
+  }
+  m.created.seconds = secondsBefore + (Date.now() - t0) / 1000;
+  writeManifest(dir, m);
+  return { store: m.complete ? openActivationStore(dir) : null, dir, reused: false, chunksBuilt: built };
+}

@@ -1,0 +1,154 @@
+// `darkmatter fit-error`: the linear/nonlinear decomposition of one SAE's error on a set of activations (paper
+// §2.5, §3.1, §3.2), printed as a table or JSON.
+import * as fs from "fs";
+import { parseArgs } from "util";
+import { InputError } from "../errors";
+import { terminalProgress } from "../progress";
+import { decomposeSaeError, DecompositionResult } from "../darkmatter/decomposition";
+import { Estimate } from "../darkmatter/common";
+import { generatedSource, RowSource } from "../linalg/rows";
+import { openTensorFile } from "../io/index";
+import { openActivationStore } from "../activations/store";
+import { loadSae } from "../sae/index";
+
+const USAGE = `usage: darkmatter fit-error --activations PATH --sae PATH [options]
+
+  --activations PATH   activations: a .npy/.npz/safetensors tensor [..., d] (rows = all leading axes), or an
+                       activation-store folder (then --hook picks the hook when it has several)
+  --sae PATH           an SAE in any supported format (SAELens, Gemma Scope npz, sparsify, Llama Scope)
+  --hook NAME          the activation-store hook (default: the store's only hook)
+  --tensor NAME        the tensor in an .npz/safetensors file (default: its only tensor)
+  --intercept          fit b* and a* with an intercept (default, as the paper's text says)
+  --no-intercept       fit without one (as most of the paper's code does)
+  --train N            training rows (default 150000, or 60 % of the rows when there are fewer)
+  --test N             cap on test rows (default: all the rest)
+  --seed S             split seed (default 0)
+  --bootstrap N        bootstrap resamples for the intervals (default 200; 0 = off)
+  --drop-non-finite    skip rows with NaN/Inf (default: stop with an error)
+  --json               print JSON instead of a table`;
+
+function intOption(value: string | undefined, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = Number(value);
+  if (!Number.isSafeInteger(v) || v < min) throw new InputError(`--${name}`, `must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  return v;
+}
+
+/** Activations as a row source: a tensor file (rows = product of the leading axes) or an activation store. */
+function activationSource(p: string, hook: string | undefined, tensor: string | undefined): { source: RowSource; close: () => void } {
+  if (!fs.existsSync(p)) throw new InputError(p, "does not exist");
+  if (fs.statSync(p).isDirectory()) {
+    if (!fs.existsSync(`${p}/manifest.json`)) throw new InputError(p, "is a folder but not an activation store (no manifest.json)");
+    const store = openActivationStore(p);
+    const h = hook ?? (store.hooks.length === 1 ? store.hooks[0] : undefined);
+    if (!h) { store.close(); throw new InputError("--hook", `the store has several hooks (${store.hooks.join(", ")}); choose one`); }
+    if (!store.hooks.includes(h)) { store.close(); throw new InputError("--hook", `the store has no hook ${h} (it has ${store.hooks.join(", ")})`); }
+    const source = generatedSource(store.rows, store.d, function* (rowsPerChunk) {
+      for (const c of store.chunks(h, rowsPerChunk)) yield c.x;
+    }, `${p} (${h})`);
+    return { source, close: () => store.close() };
+  }
+  if (hook !== undefined) throw new InputError("--hook", "applies to activation-store folders only");
+  const file = openTensorFile(p);
+  try {
+    const name = tensor ?? (file.entries.length === 1 ? file.entries[0].name : undefined);
+    if (name === undefined) throw new InputError("--tensor", `${p} holds several tensors (${file.entries.map((e) => e.name).join(", ")}); choose one`);
+    const entry = file.entries.find((e) => e.name === name);
+    if (!entry) throw new InputError("--tensor", `${p} has no tensor ${JSON.stringify(name)}`);
+    if (entry.shape.length < 2) throw new InputError(p, `activations need shape [..., d], got [${entry.shape.join(", ")}]`);
+    const d = entry.shape[entry.shape.length - 1];
+    const inner = entry.shape.slice(1, -1).reduce((a, b) => a * b, 1); // rows per first-axis slice
+    const outer = entry.shape[0];
+    if (d < 1 || outer * inner < 1) throw new InputError(p, `has no activations (shape [${entry.shape.join(", ")}])`);
+    const source = generatedSource(outer * inner, d, function* (rowsPerChunk) {
+      const step = Math.max(1, Math.floor(rowsPerChunk / inner));
+      for (let s = 0; s < outer; s += step) yield file.readRowsFloat32(name, s, Math.min(step, outer - s));
+    }, p);
+    return { source, close: () => file.close() };
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+function showEstimate(e: Estimate): string {
+  const v = e.value.toFixed(4);
+  return e.interval ? `${v}  [${e.interval.lo.toFixed(4)}, ${e.interval.hi.toFixed(4)}]` : v;
+}
+
+/** The result without the fitted matrices: what a person or a script reads. */
+export function summarize(r: DecompositionResult): Record<string, unknown> {
+  const est = (e: Estimate) => (e.interval ? { value: e.value, lo: e.interval.lo, hi: e.interval.hi, se: e.interval.se, level: e.interval.level } : { value: e.value });
+  return {
+    intercept: r.intercept, d: r.d, fitOn: r.fitOn, evaluatedOn: r.evaluatedOn, rows: r.rows,
+    r2_mean_over_dims: est(r.vectorR2), norm_r2: est(r.normR2), fvu: est(r.fvu), fvu_nonlinear: est(r.fvuNonlinear),
+    energy_per_token: r.energy,
+    linear_map: { rank: r.linearMap.rank, dependentColumns: r.linearMap.dependentColumns, conditionEstimate: r.linearMap.conditionEstimate },
+    bootstrap: r.bootstrap, warnings: r.warnings,
+  };
+}
+
+function table(r: DecompositionResult, activations: string, sae: string): string {
+  const level = r.bootstrap ? ` (value  [${Math.round(r.bootstrap.level * 100)} % bootstrap interval, ${r.bootstrap.resamples} resamples])` : "";
+  const lines = [
+    `activations: ${activations}`, `sae: ${sae}`,
+    `d = ${r.d}; rows: ${r.rows.total} total, ${r.rows.train} train, ${r.rows.evaluated} test (seed ${r.rows.seed})` +
+      (r.rows.droppedNonFinite ? `, ${r.rows.droppedNonFinite} dropped (non-finite)` : ""),
+    `b* fitted ${r.intercept ? "with" : "without"} an intercept; metrics on the ${r.evaluatedOn} rows${level}`,
+    "",
+    `  r2_mean_over_dims  x → SaeError          ${showEstimate(r.vectorR2)}`,
+    `  r2                 x → ‖SaeError‖²       ${showEstimate(r.normR2)}`,
+    `  fvu                x vs Sae(x)           ${showEstimate(r.fvu)}`,
+    `  fvu_nonlinear      x vs Sae(x) + Linear  ${showEstimate(r.fvuNonlinear)}`,
+    "",
+    `  per token: ‖SaeError‖² ${r.energy.saeError.toPrecision(5)} = ‖LinearError‖² ${r.energy.linearError.toPrecision(5)}` +
+      ` + ‖NonlinearError‖² ${r.energy.nonlinearError.toPrecision(5)} + cross ${r.energy.crossTerm.toPrecision(3)}`,
+    `  rank of x: ${r.linearMap.rank} of ${r.d}; condition estimate (scaled Gram) ${r.linearMap.conditionEstimate.toExponential(2)}`,
+  ];
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
+  return lines.join("\n");
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, strict: true, allowPositionals: false,
+    options: {
+      activations: { type: "string" }, sae: { type: "string" }, hook: { type: "string" }, tensor: { type: "string" },
+      intercept: { type: "boolean" }, "no-intercept": { type: "boolean" },
+      train: { type: "string" }, test: { type: "string" }, seed: { type: "string" }, bootstrap: { type: "string" },
+      "drop-non-finite": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) { console.log(USAGE); return 0; }
+  if (!values.activations) throw new InputError("--activations", `is required\n\n${USAGE}`);
+  if (!values.sae) throw new InputError("--sae", `is required\n\n${USAGE}`);
+  if (values.intercept && values["no-intercept"]) throw new InputError("--intercept", "and --no-intercept contradict each other");
+  const trainRows = intOption(values.train, "train", 1);
+  const testRows = intOption(values.test, "test", 1);
+  const seed = intOption(values.seed, "seed", 0) ?? 0;
+  const resamples = intOption(values.bootstrap, "bootstrap", 0) ?? 200;
+
+  const { source, close } = activationSource(values.activations, values.hook, values.tensor);
+  try {
+    const sae = await loadSae(values.sae);
+    try {
+      if (sae.d_in !== source.cols) {
+        throw new InputError("--sae", `${values.sae} has d_in = ${sae.d_in} but the activations have d = ${source.cols}`);
+      }
+      const result = decomposeSaeError(
+        { activations: source, sae: { reconstruct: (x) => sae.forward(x, { latents: false }).reconstruction } },
+        {
+          intercept: !values["no-intercept"], trainRows, testRows, seed,
+          bootstrap: resamples > 0 ? { resamples, seed } : false,
+          dropNonFinite: values["drop-non-finite"] ?? false,
+          progress: values.json ? undefined : terminalProgress(),
+        });
+      console.log(values.json ? JSON.stringify(summarize(result), null, 2) : table(result, values.activations, values.sae));
+    } finally {
+      sae.dispose();
+    }
+  } finally {
+    close();
+  }
+  return 0;
+}
