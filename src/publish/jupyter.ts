@@ -59,7 +59,9 @@ export function executeNotebook(notebook: string, outDir: string, opts: ExecuteO
   const tmpName = `.${name}.${process.pid}.tmp.ipynb`;
   const tmpPath = path.join(outDir, tmpName);
   try {
-    runJupyter(["nbconvert", "--to", "notebook", "--execute", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+    // --allow-errors: the notebook is written even when a cell fails, so the real message (tslab puts it on the
+    // cell's stderr; nbconvert's own summary shows only "<Error>:") can be reported below.
+    runJupyter(["nbconvert", "--to", "notebook", "--execute", "--allow-errors", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
       `--ExecutePreprocessor.timeout=${opts.cellTimeoutS ?? 900}`, "--output-dir", outDir, "--output", tmpName, notebook],
       jupyterEnv(opts.env), (opts.timeoutS ?? 3600) * 1000);
     const problems = notebookProblems(tmpPath);
