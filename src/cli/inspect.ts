@@ -8,6 +8,7 @@ import { InputError } from "../errors";
 import { detectTensorFormat, openTensorFile } from "../io/index";
 import { describeSae, detectSae } from "../sae/index";
 import { LM_INSPECTORS } from "../lm/inspect";
+import { STORE_INSPECTORS } from "../activations/inspect";
 
 export interface Inspector {
   /** Short name printed as the kind of the artifact. */
@@ -60,6 +61,7 @@ const tensorFileInspector: Inspector = {
 /** Tried in order; keep the generic tensor-file inspector last. */
 export const INSPECTORS: Inspector[] = [
   ...LM_INSPECTORS,
+  ...STORE_INSPECTORS,
   saeInspector,
   tensorFileInspector,
 ];
