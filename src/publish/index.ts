@@ -4,3 +4,5 @@ export { renderHtml, findChromium } from "./browser";
 export type { RenderReport } from "./browser";
 export { reproduce, listNotebooks } from "./reports";
 export type { NotebookReport, ReproduceOptions } from "./reports";
+export { claimRows, recordHeadline, profile } from "./headline";
+export type { Claim } from "./headline";

@@ -6,6 +6,8 @@ import { projectRoot } from "../backend/native";
 import { writeFileAtomic } from "../io/atomic";
 import { escapeHtml } from "../viz/html";
 import { findChromium, renderHtml } from "./browser";
+import { tableHtml } from "../viz/table";
+import { Claim, claimRows } from "./headline";
 import { executeNotebook, exportHtml } from "./jupyter";
 
 export interface NotebookReport {
@@ -50,26 +52,34 @@ export function reproduce(opts: ReproduceOptions = {}): NotebookReport[] {
     log(`[${i + 1}/${notebooks.length}] ${path.basename(nb)}: ${seconds.toFixed(1)} s${plots === null ? "" : `, ${plots} charts rendered`}`);
   });
   const total = (Date.now() - started) / 1000;
+  const headline = collectHeadlines(outDir);
   writeFileAtomic(path.join(outDir, "summary.json"), JSON.stringify({
-    generated: new Date().toISOString(), profile, totalSeconds: total, notebooks: reports, headline: collectHeadlines(outDir),
+    generated: new Date().toISOString(), profile, totalSeconds: total, notebooks: reports, headline,
   }, null, 2) + "\n");
-  writeFileAtomic(path.join(outDir, "index.html"), indexHtml(reports, total, profile));
+  writeFileAtomic(path.join(outDir, "index.html"), indexHtml(reports, total, profile, headline));
   log(`reproduce: wrote ${path.relative(process.cwd(), outDir) || "."}/index.html and summary.json in ${total.toFixed(1)} s`);
   return reports;
 }
 
 /** Headline numbers notebooks saved as reports/headline/<notebook>.json (merged into summary.json). */
-function collectHeadlines(outDir: string): Record<string, unknown> {
+type Headlines = Record<string, { numbers: Record<string, unknown>; claims: Claim[] }>;
+
+function collectHeadlines(outDir: string): Headlines {
   const dir = path.join(outDir, "headline");
   if (!fs.existsSync(dir)) return {};
-  const out: Record<string, unknown> = {};
+  const out: Headlines = {};
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
     out[path.basename(f, ".json")] = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
   }
   return out;
 }
 
-function indexHtml(reports: NotebookReport[], total: number, profile: string): string {
+function claimsHtml(headline: Headlines): string {
+  const rows = Object.entries(headline).flatMap(([nb, h]) => claimRows(h.claims ?? []).map((r) => ({ notebook: nb, ...r })));
+  return rows.length ? `<h2>The paper's claims, measured here</h2>\n${tableHtml(rows)}` : "";
+}
+
+function indexHtml(reports: NotebookReport[], total: number, profile: string, headline: Headlines): string {
   const rows = reports.map((r) => `<tr><td><a href="${escapeHtml(encodeURI(r.html))}">${escapeHtml(r.notebook)}</a></td>` +
     `<td style="text-align:right">${r.seconds.toFixed(1)}</td><td style="text-align:right">${r.plots ?? "–"}</td></tr>`).join("\n");
   return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Dark matter of SAEs — reports</title>
@@ -80,6 +90,7 @@ function indexHtml(reports: NotebookReport[], total: number, profile: string): s
 <table><thead><tr><th>notebook</th><th>seconds</th><th>charts</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
+${claimsHtml(headline)}
 </body></html>
 `;
 }

@@ -1,0 +1,38 @@
+// Headline numbers and the "paper's claim | measured here | holds?" table that closes every notebook. Notebooks
+// record them; the main job merges every notebook's record into reports/summary.json.
+import * as path from "path";
+import { writeFileAtomic } from "../io/atomic";
+import { Row } from "../viz/table";
+
+export interface Claim {
+  /** The paper's claim, in a sentence. */
+  claim: string;
+  /** What was measured here, with numbers. */
+  measured: string;
+  /** Whether the measurement supports the claim; null when it cannot be decided here. */
+  holds: boolean | null;
+}
+
+/** The claims as table rows (the notebook shows them with dm.viz.table). */
+export function claimRows(claims: Claim[]): Row[] {
+  return claims.map((c) => ({ "paper's claim": c.claim, "measured here": c.measured, "holds?": c.holds === null ? "undecided" : c.holds ? "yes" : "no" }));
+}
+
+/**
+ * Saves a notebook's headline numbers and claims as <reports>/headline/<name>.json when the main job runs it
+ * (DARKMATTER_REPORTS is set); returns the path, or null when run interactively.
+ */
+export function recordHeadline(name: string, numbers: Record<string, unknown>, claims: Claim[] = []): string | null {
+  const dir = process.env.DARKMATTER_REPORTS;
+  if (!dir) return null;
+  const file = path.join(dir, "headline", `${name}.json`);
+  writeFileAtomic(file, JSON.stringify({ numbers, claims }, null, 2) + "\n");
+  return file;
+}
+
+/** The run profile notebooks read in their parameter cell: "full" (default) or "ci" (reduced, for tests). */
+export function profile(): "full" | "ci" {
+  const p = process.env.DARKMATTER_PROFILE ?? "full";
+  if (p !== "full" && p !== "ci") throw new Error(`DARKMATTER_PROFILE=${p}: expected full or ci`);
+  return p;
+}
