@@ -11,3 +11,4 @@ export * as lm from "./lm/index";
 export * as activations from "./activations/index";
 export * as linalg from "./linalg/index";
 export * as darkmatter from "./darkmatter/index";
+export * as train from "./train/index";

@@ -1,0 +1,14 @@
+// SAE training: a TopK / BatchTopK trainer with the paper's recipe, its data sources and held-out evaluation.
+export { trainSae, resolveTrainConfig, DEFAULT_TRAIN_CONFIG } from "./trainer";
+export type { TrainConfig, ResolvedTrainConfig, TrainedSae, TrainingLog, LossSample, TrainOptions } from "./trainer";
+export { arrayData, rangeData, mapTarget, subsetRows, splitHeldOut } from "./data";
+export type { TrainingData } from "./data";
+export { evaluateSae } from "./evaluate";
+export type { SaeWeights, EvalResult } from "./evaluate";
+export { geometricMedian } from "./geometric-median";
+export type { GeometricMedian, GeometricMedianOptions } from "./geometric-median";
+export { defaultLearningRate, effectiveWarmup, learningRateAt } from "./schedule";
+export { DeadLatentTracker } from "./dead-latents";
+export { SaeTrainingState } from "./sae-state";
+export type { SaeStateConfig, StepStats, UpdateStats } from "./sae-state";
+export { toSae } from "./to-sae";
