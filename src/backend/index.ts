@@ -67,10 +67,23 @@ export function availableBackends(): BackendName[] {
 type KernelConfig = ReturnType<typeof tf.getKernel> & object;
 let wasmMatMul: KernelConfig | undefined;
 
+/** The parts of tfjs-wasm's backend object used to reach a tensor's bytes in the wasm heap. */
 interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(id: unknown): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+/**
+ * A host view of a float32 tensor's data in the wasm heap, without a copy; undefined when the tensor is not there
+ * (another backend). Valid only until the next tfjs allocation, which may grow (and so move) the heap.
+ */
+export function wasmHeapView(t: tf.Tensor): Float32Array | undefined {
+  if (tf.getBackend() !== "wasm" || t.dtype !== "float32") return undefined;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const entry = backend.dataIdMap?.get(t.dataId);
+  if (!entry || !backend.wasm?.HEAPU8) return undefined;
+  return new Float32Array(backend.wasm.HEAPU8.buffer, entry.memoryOffset, t.size);
 }
 
 function prod(xs: readonly number[]): number { return xs.reduce((p, x) => p * x, 1); }

@@ -1,7 +1,7 @@
 // Sparse latents (CSR) and decoding them. f is sparse (L0 ≪ d_sae), so on wasm-blas the decode adds v·W_dec[j] per
 // active latent with BLAS straight on the tensor's memory: nnz·d_in multiply-adds instead of the dense n·d_sae·d_in.
 // Where that path is missing, or f is dense enough for the matmul to win, f·W_dec runs as a matmul.
-import { backendInfo, loadNativeBlas, NativeBlas, tf } from "../backend/index";
+import { backendInfo, loadNativeBlas, NativeBlas, tf, wasmHeapView } from "../backend/index";
 import { InputError } from "../errors";
 import { decodeDense } from "./activation";
 import type { Sae } from "./model";
@@ -113,24 +113,6 @@ export function denseFromCsr(latents: CsrRows, d_sae: number, r0: number, m: num
 
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding sparse rows
-
-/** The parts of tfjs-wasm's backend object used to find a tensor's bytes (the wasm-blas backend relies on them too). */
-interface WasmBackendInternals {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-}
-
-/**
- * A host view of a float32 tensor's data in the wasm heap, without a copy; undefined when the tensor is not there.
- * Valid only until the next tfjs allocation, which may grow (and so move) the heap.
- */
-function wasmHeapView(t: tf.Tensor): Float32Array | undefined {
-  if (tf.getBackend() !== "wasm") return undefined;
-  const backend = tf.backend() as unknown as WasmBackendInternals;
-  const entry = backend.dataIdMap?.get(t.dataId);
-  if (!entry || !backend.wasm?.HEAPU8) return undefined;
-  return new Float32Array(backend.wasm.HEAPU8.buffer, entry.memoryOffset, t.size);
-}
 
 let blasThreads: number | undefined;
 const ONE = Float32Array.of(1);
