@@ -21,3 +21,14 @@ export {
 export type {
   AutoInterpCorpus, LatentActivations, Explainer, Scorer, DetectionOptions, DetectionResult, LatentDetection,
 } from "./autointerp";
+export { syntheticExperiment, syntheticPoints, noiseCorrelationTable } from "./synthetic";
+export type {
+  SyntheticInput, SyntheticConfig, SyntheticOptions, SyntheticExperimentOptions, SyntheticPoint, SyntheticSetup,
+  SyntheticExperimentResult, NoiseCorrelationTable,
+} from "./synthetic";
+export { downstreamCe } from "./downstream-ce";
+export type { DownstreamCeInput, DownstreamCeOptions, DownstreamCeResult, CeRun, ComponentShares } from "./downstream-ce";
+export { crossComponentPrediction, componentRows, CROSS_TARGETS } from "./cross-component";
+export type { CrossTarget, CrossSource, CrossComponentInput, CrossComponentOptions, CrossComponentCell, CrossComponentResult } from "./cross-component";
+export { contourGrid, contourGrids, familyPoint, matchedL0, delaunay, interpolateOnTriangles } from "./contours";
+export type { FamilyPoint, ContourMetric, ContourOptions, ContourGrid, MatchedSae } from "./contours";
