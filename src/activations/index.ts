@@ -6,3 +6,5 @@ export { openActivationStore } from "./store";
 export type { ActivationStore, RowChunk } from "./store";
 export { readManifest, validateStoreConfig, keptPositions, storeKey, STORE_FORMAT, STORE_VERSION } from "./manifest";
 export type { StoreConfig, StoreManifest, ChunkInfo } from "./manifest";
+export { openActivationSource } from "./sources";
+export type { ActivationSource } from "./sources";

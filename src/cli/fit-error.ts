@@ -1,14 +1,11 @@
 // `darkmatter fit-error`: the linear/nonlinear decomposition of one SAE's error on a set of activations (paper
 // §2.5, §3.1, §3.2), printed as a table or JSON.
-import * as fs from "fs";
 import { parseArgs } from "util";
 import { InputError } from "../errors";
 import { terminalProgress } from "../progress";
 import { decomposeSaeError, DecompositionResult } from "../darkmatter/decomposition";
 import { Estimate } from "../darkmatter/common";
-import { generatedSource, RowSource } from "../linalg/rows";
-import { openTensorFile } from "../io/index";
-import { openActivationStore } from "../activations/store";
+import { openActivationSource } from "../activations/sources";
 import { loadSae } from "../sae/index";
 
 const USAGE = `usage: darkmatter fit-error --activations PATH --sae PATH [options]
@@ -34,42 +31,6 @@ function intOption(value: string | undefined, name: string, min: number): number
   return v;
 }
 
-/** Activations as a row source: a tensor file (rows = product of the leading axes) or an activation store. */
-function activationSource(p: string, hook: string | undefined, tensor: string | undefined): { source: RowSource; close: () => void } {
-  if (!fs.existsSync(p)) throw new InputError(p, "does not exist");
-  if (fs.statSync(p).isDirectory()) {
-    if (!fs.existsSync(`${p}/manifest.json`)) throw new InputError(p, "is a folder but not an activation store (no manifest.json)");
-    const store = openActivationStore(p);
-    const h = hook ?? (store.hooks.length === 1 ? store.hooks[0] : undefined);
-    if (!h) { store.close(); throw new InputError("--hook", `the store has several hooks (${store.hooks.join(", ")}); choose one`); }
-    if (!store.hooks.includes(h)) { store.close(); throw new InputError("--hook", `the store has no hook ${h} (it has ${store.hooks.join(", ")})`); }
-    const source = generatedSource(store.rows, store.d, function* (rowsPerChunk) {
-      for (const c of store.chunks(h, rowsPerChunk)) yield c.x;
-    }, `${p} (${h})`);
-    return { source, close: () => store.close() };
-  }
-  if (hook !== undefined) throw new InputError("--hook", "applies to activation-store folders only");
-  const file = openTensorFile(p);
-  try {
-    const name = tensor ?? (file.entries.length === 1 ? file.entries[0].name : undefined);
-    if (name === undefined) throw new InputError("--tensor", `${p} holds several tensors (${file.entries.map((e) => e.name).join(", ")}); choose one`);
-    const entry = file.entries.find((e) => e.name === name);
-    if (!entry) throw new InputError("--tensor", `${p} has no tensor ${JSON.stringify(name)}`);
-    if (entry.shape.length < 2) throw new InputError(p, `activations need shape [..., d], got [${entry.shape.join(", ")}]`);
-    const d = entry.shape[entry.shape.length - 1];
-    const inner = entry.shape.slice(1, -1).reduce((a, b) => a * b, 1); // rows per first-axis slice
-    const outer = entry.shape[0];
-    if (d < 1 || outer * inner < 1) throw new InputError(p, `has no activations (shape [${entry.shape.join(", ")}])`);
-    const source = generatedSource(outer * inner, d, function* (rowsPerChunk) {
-      const step = Math.max(1, Math.floor(rowsPerChunk / inner));
-      for (let s = 0; s < outer; s += step) yield file.readRowsFloat32(name, s, Math.min(step, outer - s));
-    }, p);
-    return { source, close: () => file.close() };
-  } catch (err) {
-    file.close();
-    throw err;
-  }
-}
 
 function showEstimate(e: Estimate): string {
   const v = e.value.toFixed(4);
@@ -128,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
   const seed = intOption(values.seed, "seed", 0) ?? 0;
   const resamples = intOption(values.bootstrap, "bootstrap", 0) ?? 200;
 
-  const { source, close } = activationSource(values.activations, values.hook, values.tensor);
+  const { source, close } = openActivationSource(values.activations, values.hook, values.tensor);
   try {
     const sae = await loadSae(values.sae);
     try {
