@@ -1,0 +1,117 @@
+// What every notebook analyses, resolved from its one parameter cell: by default the project's own model, its
+// activation store and SAE family; or a user's SAE folder (any format) with their activations (a store or a tensor
+// file), or with a llama2.c model and a text file from which a store is built. Anything missing is one clear error.
+import { buildActivationStore, DEFAULT_STORE_ROOT, openActivationStore, ActivationStore, StoreConfig } from "../activations/index";
+import { openActivationSource } from "../activations/sources";
+import { InputError } from "../errors";
+import { RowSource } from "../linalg/rows";
+import { loadDefaultModel, loadLlama2c, loadTokenizer, loadTextCorpus, toTensors, LlamaParams, Tokenizer } from "../lm/index";
+import { Progress, silentProgress } from "../progress";
+import { listSaes, SaeEntry } from "./saes";
+
+export interface NotebookParameters {
+  /** "full" (default) or "ci" (a reduced configuration for tests). */
+  profile?: "full" | "ci";
+  /** A folder of SAEs in any supported format (default: the project's own family). */
+  saeDir?: string | null;
+  /** An activation store folder or a tensor file [tokens, d] (default: the project's own store). */
+  activations?: string | null;
+  /** The hook to analyse, e.g. "blocks.3.hook_resid_post" (default: the store's main hook). */
+  hook?: string | null;
+  /** A llama2.c model, its tokenizer and a text file to build activations from (instead of `activations`). */
+  model?: string | null;
+  tokenizer?: string | null;
+  text?: string | null;
+}
+
+export interface AnalysisContext {
+  profile: "full" | "ci";
+  /** SAEs at the analysed hook, sorted by width and L0; `skipped` lists unusable ones with the reason. */
+  saes: SaeEntry[];
+  skipped: { path: string; problem: string }[];
+  hook: string | undefined;
+  /** The activations at `hook`, streamed. */
+  activations: RowSource;
+  rows: number;
+  d: number;
+  /** The store behind the activations (token ids, contexts, losses, other hooks), when there is one. */
+  store: ActivationStore | null;
+  /** The language model, when known (needed for downstream cross-entropy). */
+  model: { params: LlamaParams; tokenizer: Tokenizer } | null;
+  /** Where everything came from, for the notebook's first table. */
+  sources: Record<string, string>;
+  close(): void;
+}
+
+/** The SAEs trained at `hook` (and those that do not say where they were trained). */
+function pick(saes: SaeEntry[], hook: string | undefined, saeDir: string): SaeEntry[] {
+  if (!hook) return saes;
+  const picked = saes.filter((s) => s.hook === hook || (s.hook === undefined && s.layer === undefined));
+  if (picked.length === 0) {
+    const hooks = [...new Set(saes.map((s) => s.hook ?? `layer ${s.layer}`))];
+    throw new InputError(saeDir, `has no SAE for ${hook} (its SAEs are for ${hooks.join(", ")}); set \`hook\` to one of those`);
+  }
+  return picked;
+}
+
+/** The default analysis set-up: built on first use, cached by config afterwards (see src/family). */
+export type DefaultSetup = (profile: "full" | "ci", progress: Progress) => Promise<{ familyDir: string; storeDir: string; hook: string }>;
+
+let defaultSetup: DefaultSetup | undefined;
+/** Registers how the default model's store and SAE family are made (src/family does, to keep this module small). */
+export function setDefaultSetup(f: DefaultSetup): void {
+  defaultSetup = f;
+}
+
+/** Resolves a notebook's parameters into what it analyses. */
+export async function openContext(params: NotebookParameters, progress: Progress = silentProgress): Promise<AnalysisContext> {
+  const profile = params.profile ?? "full";
+  const user = params.saeDir || params.activations || params.model || params.text;
+  if (!user) {
+    if (!defaultSetup) throw new Error("no default set-up registered (import src/family/index)");
+    const setup = await defaultSetup(profile, progress);
+    const { weights, tokenizer } = loadDefaultModel();
+    return fromStore(profile, setup.storeDir, setup.familyDir, params.hook ?? setup.hook, { params: toTensors(weights), tokenizer },
+      { activations: "the project's default store", saes: "the project's default SAE family", model: "data/model/model.bin" });
+  }
+  if (!params.saeDir) throw new InputError("saeDir", "set it to a folder of SAEs (Gemma Scope, SAELens, sparsify or Llama Scope) to analyse your own activations");
+  if (params.activations) {
+    const src = openActivationSource(params.activations, params.hook ?? undefined);
+    const { saes, skipped } = listSaes(params.saeDir);
+    let store: ActivationStore | null = null;
+    try {
+      store = src.hook ? openActivationStore(params.activations) : null;
+    } catch { /* a tensor file: no store */ }
+    return {
+      profile, saes: pick(saes, src.hook, params.saeDir), skipped, hook: src.hook, activations: src.source, rows: src.source.rows, d: src.source.cols,
+      store, model: null, sources: { activations: params.activations, saes: params.saeDir },
+      close: () => { src.close(); store?.close(); },
+    };
+  }
+  if (!params.model || !params.tokenizer || !params.text) {
+    throw new InputError("activations", "set `activations` (a store folder or a .npy of [tokens, d]), or all of `model`, `tokenizer` and `text` to build one");
+  }
+  const weights = loadLlama2c(params.model);
+  const tokenizer = loadTokenizer(params.tokenizer, weights.config.vocabSize);
+  const hook = params.hook ?? `blocks.${Math.floor(weights.config.nLayers / 2)}.hook_resid_post`;
+  const config: StoreConfig = {
+    hooks: [hook], contexts: profile === "ci" ? 32 : 512, ctx: Math.min(256, weights.config.seqLen),
+    skip: Math.min(50, Math.floor(Math.min(256, weights.config.seqLen) / 4)), seed: 42, corpusPart: "all", contextsPerChunk: 16,
+  };
+  const built = buildActivationStore({ weights, tokenizer, corpus: loadTextCorpus(params.text), modelFile: params.model, tokenizerFile: params.tokenizer },
+    { root: DEFAULT_STORE_ROOT, config, progress });
+  return fromStore(profile, built.dir, params.saeDir, hook, { params: toTensors(weights), tokenizer },
+    { activations: `built from ${params.text}`, saes: params.saeDir, model: params.model });
+}
+
+function fromStore(profile: "full" | "ci", storeDir: string, saeDir: string, hook: string,
+  model: AnalysisContext["model"], sources: Record<string, string>): AnalysisContext {
+  const src = openActivationSource(storeDir, hook);
+  const store = openActivationStore(storeDir);
+  const { saes, skipped } = listSaes(saeDir);
+  return {
+    profile, saes: pick(saes, hook, saeDir), skipped, hook, activations: src.source, rows: src.source.rows, d: src.source.cols, store, model,
+    sources: { ...sources, store: storeDir },
+    close: () => { src.close(); store.close(); },
+  };
+}

@@ -1,0 +1,4 @@
+export { openContext, setDefaultSetup } from "./context";
+export type { AnalysisContext, NotebookParameters, DefaultSetup } from "./context";
+export { listSaes } from "./saes";
+export type { SaeEntry, SaeListing } from "./saes";
