@@ -1,4 +1,6 @@
 export { openContext, setDefaultSetup } from "./context";
 export type { AnalysisContext, NotebookParameters, DefaultSetup } from "./context";
 export { listSaes } from "./saes";
+export { decomposeFamily } from "./decompose-family";
+export type { SaeDecomposition } from "./decompose-family";
 export type { SaeEntry, SaeListing } from "./saes";

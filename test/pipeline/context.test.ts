@@ -48,3 +48,19 @@ test("missing pieces are named in one clear error", async () => {
   await assert.rejects(openContext({ saeDir: path.join(dir, "nothing"), activations: path.join(dir, "acts.npy") }), /does not exist/);
   await assert.rejects(openContext({ saeDir: path.join(dir, "saes"), activations: path.join(dir, "missing.npy") }), /does not exist/);
 });
+
+test("decomposeFamily decomposes each SAE and measures its empirical L0", async () => {
+  const { decomposeFamily } = await import("../../src/pipeline/decompose-family");
+  const ctx = await openContext({ saeDir: path.join(dir, "saes"), activations: path.join(dir, "acts.npy") });
+  try {
+    const results = await decomposeFamily(ctx, { trainRows: 60, bootstrap: false });
+    assert.equal(results.length, 2);
+    for (const r of results) {
+      assert.equal(r.l0Empirical, r.sae.l0, "a TopK SAE's empirical L0 is its k");
+      assert.ok(r.result.fvu.value > 0 && Number.isFinite(r.result.vectorR2.value), "metrics were measured");
+      assert.equal(r.result.rows.train, 60);
+    }
+  } finally {
+    ctx.close();
+  }
+});
