@@ -115,3 +115,16 @@ function fromStore(profile: "full" | "ci", storeDir: string, saeDir: string, hoo
     close: () => { src.close(); store.close(); },
   };
 }
+
+/** What a context holds, as table rows for the notebook's opening table. */
+export function contextRows(ctx: AnalysisContext): { item: string; value: string }[] {
+  const widths = [...new Set(ctx.saes.map((s) => s.width))].sort((a, b) => a - b);
+  const l0s = [...new Set(ctx.saes.map((s) => s.l0).filter((k): k is number => k !== undefined))].sort((a, b) => a - b);
+  return [
+    ...Object.entries(ctx.sources).map(([item, value]) => ({ item, value })),
+    { item: "hook", value: ctx.hook ?? "(not recorded)" },
+    { item: "tokens × d", value: `${ctx.rows.toLocaleString("en-US")} × ${ctx.d}` },
+    { item: "SAEs", value: `${ctx.saes.length} (widths ${widths.join(", ")}; nominal L0 ${l0s.join(", ") || "unknown"})` },
+    ...ctx.skipped.map((s) => ({ item: "skipped SAE", value: s.problem })),
+  ];
+}

@@ -1,0 +1,77 @@
+// Turning a family's decompositions into the paper's predictability and width-scaling results, and checking the
+// paper's claims against them. Notebooks call these; the numbers and verdicts come from here, not from cells.
+import { fitPowerLaw, PowerLawFit } from "../darkmatter/powerlaw";
+import { FamilyPoint, familyPoint, matchedL0 } from "../darkmatter/contours";
+import { Claim } from "../publish/headline";
+import { SaeDecomposition } from "./decompose-family";
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const f3 = (x: number) => x.toFixed(3);
+
+/** Each decomposition as a contour/matching point (nominal L0 falls back to the measured one). */
+export function familyPoints(decomps: SaeDecomposition[]): FamilyPoint[] {
+  return decomps.map((d) => familyPoint(d.sae.width, d.sae.l0 ?? d.l0Empirical, d.result,
+    { id: d.sae.path, l0Empirical: d.l0Empirical }));
+}
+
+/** §3.2: error vectors about half linearly predictable, norms > 90 %, and FVU_nonlinear below FVU. */
+export function predictabilityClaims(decomps: SaeDecomposition[]): Claim[] {
+  const vec = decomps.map((d) => d.result.vectorR2.value), norm = decomps.map((d) => d.result.normR2.value);
+  const below = decomps.filter((d) => d.result.fvuNonlinear.value < d.result.fvu.value).length;
+  return [
+    { claim: "About half of the SAE error vector is linearly predictable from x (test r2_mean_over_dims ≈ 0.5)",
+      measured: `median ${f3(median(vec))} over ${vec.length} SAEs (range ${f3(Math.min(...vec))}–${f3(Math.max(...vec))})`,
+      holds: median(vec) >= 0.3 && median(vec) <= 0.7 },
+    { claim: "Over 90 % of the SAE error norm is linearly predictable (test R² of x → ‖SaeError‖² > 0.9)",
+      measured: `median ${f3(median(norm))} (range ${f3(Math.min(...norm))}–${f3(Math.max(...norm))})`,
+      holds: median(norm) > 0.9 },
+    { claim: "Removing the linear error leaves less unexplained variance (fvu_nonlinear < fvu)",
+      measured: `${below} of ${decomps.length} SAEs`, holds: below === decomps.length },
+  ];
+}
+
+export interface WidthScaling {
+  /** The nominal L0 the widths were matched at. */
+  l0: number;
+  widths: number[];
+  fvu: number[];
+  fvuNonlinear: number[];
+  fit: PowerLawFit;
+  /** The decompositions used, one per width. */
+  used: SaeDecomposition[];
+}
+
+/** §3.1: FVU and FVU_nonlinear across widths at one nominal L0 (default: the L0 shared by most widths), with the power-law fit. */
+export function widthScaling(decomps: SaeDecomposition[], l0?: number, bootstrap = 500): WidthScaling {
+  const points = familyPoints(decomps);
+  const target = l0 ?? mostSharedL0(points);
+  const matched = matchedL0(points, target, { by: "nominal", tolerance: 0 });
+  const used = matched.map((m) => decomps[points.indexOf(m.point)]);
+  const widths = used.map((d) => d.sae.width);
+  const fvu = used.map((d) => d.result.fvu.value), fvuNonlinear = used.map((d) => d.result.fvuNonlinear.value);
+  const fit = fitPowerLaw(widths, fvu, { bootstrap: widths.length >= 4 ? { resamples: bootstrap, seed: 0 } : false });
+  return { l0: target, widths, fvu, fvuNonlinear, fit, used };
+}
+
+function mostSharedL0(points: FamilyPoint[]): number {
+  const counts = new Map<number, number>();
+  for (const p of points) counts.set(p.l0Nominal, (counts.get(p.l0Nominal) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
+}
+
+/** §3.1: FVU falls as a power law in width towards a positive floor, while FVU_nonlinear stays roughly flat. */
+export function widthScalingClaims(ws: WidthScaling): Claim[] {
+  const spread = (xs: number[]) => (Math.max(...xs) - Math.min(...xs)) / (xs.reduce((a, b) => a + b, 0) / xs.length);
+  const { c, a, m, r2 } = ws.fit;
+  return [
+    { claim: "At fixed L0, SAE error (fvu) falls with width like a power law c + a·W^(−m) with a positive asymptote",
+      measured: `L0 ${ws.l0}, ${ws.widths.length} widths: c = ${f3(c)}, a = ${a.toPrecision(3)}, m = ${f3(m)}, fit R² = ${f3(r2)}`,
+      holds: ws.widths.length >= 3 ? a > 0 && m > 0 && c > 0 && r2 > 0.9 : null },
+    { claim: "fvu_nonlinear stays roughly flat across widths while fvu falls",
+      measured: `relative spread across widths: fvu_nonlinear ${f3(spread(ws.fvuNonlinear))} vs fvu ${f3(spread(ws.fvu))}`,
+      holds: ws.widths.length >= 3 ? spread(ws.fvuNonlinear) < 0.5 * spread(ws.fvu) : null },
+  ];
+}
