@@ -402,8 +402,9 @@ export async function detectionScores(corpus: AutoInterpCorpus, activations: rea
 
   const latents: LatentDetection[] = [], skipped: DetectionResult["skipped"] = [];
   results.forEach((r, k) => {
-    if (r && "skipped" in r) skipped.push({ latent: activations[k].latent, reason: r.skipped });
-    else if (r) latents.push(r);
+    if (!r) return;
+    if ("skipped" in r) skipped.push({ latent: activations[k].latent, reason: r.skipped });
+    else latents.push(r as LatentDetection); // the cast: tslab compiles without strictNullChecks, where `in` does not narrow
   });
   return { latents, skipped, summary: summariseDetection(latents, o), options: o };
 }

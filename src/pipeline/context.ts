@@ -1,7 +1,8 @@
 // What every notebook analyses, resolved from its one parameter cell: by default the project's own model, its
 // activation store and SAE family; or a user's SAE folder (any format) with their activations (a store or a tensor
 // file), or with a llama2.c model and a text file from which a store is built. Anything missing is one clear error.
-import { buildActivationStore, DEFAULT_STORE_ROOT, openActivationStore, ActivationStore, StoreConfig } from "../activations/index";
+import { buildActivationStore, DEFAULT_STORE_CONFIG, DEFAULT_STORE_ROOT, openActivationStore, ActivationStore, StoreConfig } from "../activations/index";
+import { ensureDefaultFamily } from "../family/default-family";
 import { openActivationSource } from "../activations/sources";
 import { InputError } from "../errors";
 import { RowSource } from "../linalg/rows";
@@ -54,24 +55,14 @@ function pick(saes: SaeEntry[], hook: string | undefined, saeDir: string): SaeEn
   return picked;
 }
 
-/** The default analysis set-up: built on first use, cached by config afterwards (see src/family). */
-export type DefaultSetup = (profile: "full" | "ci", progress: Progress) => Promise<{ familyDir: string; storeDir: string; hook: string }>;
-
-let defaultSetup: DefaultSetup | undefined;
-/** Registers how the default model's store and SAE family are made (src/family does, to keep this module small). */
-export function setDefaultSetup(f: DefaultSetup): void {
-  defaultSetup = f;
-}
-
 /** Resolves a notebook's parameters into what it analyses. */
 export async function openContext(params: NotebookParameters, progress: Progress = silentProgress): Promise<AnalysisContext> {
   const profile = params.profile ?? "full";
   const user = params.saeDir || params.activations || params.model || params.text;
   if (!user) {
-    if (!defaultSetup) throw new Error("no default set-up registered (import src/family/index)");
-    const setup = await defaultSetup(profile, progress);
+    const family = await ensureDefaultFamily(profile, { progress }); // built on first use, cached by config after
     const { weights, tokenizer } = loadDefaultModel();
-    return fromStore(profile, setup.storeDir, setup.familyDir, params.hook ?? setup.hook, { params: toTensors(weights), tokenizer },
+    return fromStore(profile, family.storeDir, family.dir, params.hook ?? DEFAULT_STORE_CONFIG.hooks[0], { params: toTensors(weights), tokenizer },
       { activations: "the project's default store", saes: "the project's default SAE family", model: "data/model/model.bin" });
   }
   if (!params.saeDir) throw new InputError("saeDir", "set it to a folder of SAEs (Gemma Scope, SAELens, sparsify or Llama Scope) to analyse your own activations");

@@ -75,3 +75,25 @@ export function widthScalingClaims(ws: WidthScaling): Claim[] {
       holds: ws.widths.length >= 3 ? spread(ws.fvuNonlinear) < 0.5 * spread(ws.fvu) : null },
   ];
 }
+
+/** One row per SAE with the §3.2 numbers (test split unless the decomposition says otherwise). */
+export function familyRows(decomps: SaeDecomposition[]): Record<string, number | string>[] {
+  return decomps.map((d) => ({
+    width: d.sae.width, "L0 (nominal)": d.sae.l0 ?? "", "L0 (measured)": d.l0Empirical,
+    fvu: d.result.fvu.value, fvu_nonlinear: d.result.fvuNonlinear.value,
+    "vector R² (r2_mean_over_dims)": d.result.vectorR2.value, "squared-norm R²": d.result.normR2.value,
+    "test tokens": d.result.rows.evaluated,
+  }));
+}
+
+/** The §3.2 contour panels (squared-norm R², vector R², fvu_nonlinear over width × L0). */
+export function contourPanels(decomps: SaeDecomposition[]): { title: string; metric: string; points: { width: number; l0: number; value: number; label: string }[] }[] {
+  const pts = (f: (d: SaeDecomposition) => number) => decomps.map((d) => ({
+    width: d.sae.width, l0: d.sae.l0 ?? d.l0Empirical, value: f(d), label: `width ${d.sae.width}, L0 ${d.sae.l0 ?? "?"}`,
+  }));
+  return [
+    { title: "squared-norm R² (x → ‖SaeError‖²)", metric: "r2", points: pts((d) => d.result.normR2.value) },
+    { title: "vector R² (x → SaeError)", metric: "r2_mean_over_dims", points: pts((d) => d.result.vectorR2.value) },
+    { title: "fvu_nonlinear", metric: "fvu_nonlinear", points: pts((d) => d.result.fvuNonlinear.value) },
+  ];
+}

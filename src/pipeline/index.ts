@@ -1,8 +1,8 @@
-export { openContext, setDefaultSetup, contextRows } from "./context";
-export type { AnalysisContext, NotebookParameters, DefaultSetup } from "./context";
+export { openContext, contextRows } from "./context";
+export type { AnalysisContext, NotebookParameters } from "./context";
 export { listSaes } from "./saes";
 export { decomposeFamily } from "./decompose-family";
 export type { SaeDecomposition } from "./decompose-family";
 export type { SaeEntry, SaeListing } from "./saes";
-export { familyPoints, predictabilityClaims, widthScaling, widthScalingClaims } from "./family-results";
+export { familyPoints, familyRows, contourPanels, predictabilityClaims, widthScaling, widthScalingClaims } from "./family-results";
 export type { WidthScaling } from "./family-results";

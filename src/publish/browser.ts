@@ -50,7 +50,7 @@ export function renderHtml(htmlFile: string, opts: { budgetMs?: number; screensh
         `--window-size=${opts.width ?? 1200},${opts.height ?? 2400}`, `--screenshot=${path.resolve(opts.screenshot)}`, url],
         { stdio: "ignore", timeout: 180_000 });
     }
-    const plotDivs = dom.match(/<div[^>]*class="[^"]*dm-plot[^"]*"[^>]*>/g) ?? [];
+    const plotDivs: string[] = dom.match(/<div[^>]*class="[^"]*dm-plot[^"]*"[^>]*>/g) ?? [];
     const rendered = plotDivs.filter((d) => d.includes("js-plotly-plot")).length;
     const errorOutputs = (dom.match(/class="[^"]*(jp-OutputArea-output[^"]*"[^>]*data-mime-type="application\/vnd\.jupyter\.stderr|output_error)/g) ?? []).length;
     return { plots: rendered, unrendered: plotDivs.length - rendered, errorOutputs, dom };

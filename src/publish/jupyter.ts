@@ -84,7 +84,7 @@ export function exportHtml(executed: string, outDir = path.dirname(executed)): s
 
 interface NotebookJson { cells: { cell_type: string; outputs?: { output_type: string; name?: string; text?: string | string[]; ename?: string; evalue?: string }[] }[] }
 
-/** Error outputs and stderr text of an executed notebook (tslab reports failures on stderr). */
+/** Error outputs and stderr text of an executed notebook (tslab reports failures, compile errors included, on stderr). */
 export function notebookProblems(executed: string): string[] {
   const nb = JSON.parse(fs.readFileSync(executed, "utf8")) as NotebookJson;
   const problems: string[] = [];
@@ -93,7 +93,8 @@ export function notebookProblems(executed: string): string[] {
       if (o.output_type === "error") problems.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
       if (o.output_type === "stream" && o.name === "stderr") {
         const text = Array.isArray(o.text) ? o.text.join("") : o.text ?? "";
-        if (/error|exception|failed/i.test(text)) problems.push(`cell ${i} (stderr): ${text.slice(0, 2000)}`);
+        // Any stderr counts: tslab reports compile errors there without the word "error".
+        if (text.trim()) problems.push(`cell ${i} (stderr): ${text.slice(0, 2000)}`);
       }
     }
   });
