@@ -12,3 +12,6 @@ export * as activations from "./activations/index";
 export * as linalg from "./linalg/index";
 export * as darkmatter from "./darkmatter/index";
 export * as train from "./train/index";
+export * as publish from "./publish/index";
+export * as family from "./family/index";
+export * as pipeline from "./pipeline/index";

@@ -15,6 +15,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   reproduce: { load: () => require("./reproduce") as CommandModule, summary: "run every notebook into reports/ (the main job)" },
   "train-lm": { load: () => require("./train-lm") as CommandModule, summary: "train the default tokenizer and language model into data/model/" },
   activations: { load: () => require("./activations") as CommandModule, summary: "build an activation store (tokens, losses, hooked activations) from a model and text" },
+  "train-sae": { load: () => require("./train-sae") as CommandModule, summary: "train one TopK SAE on a store hook: on x, or on SaeError / LinearError / NonlinearError of a reference SAE" },
+  "train-family": { load: () => require("./train-family") as CommandModule, summary: "train a grid of SAEs (widths × ks × hooks) into Gemma Scope folders, cached and resumable (--default: the project's family)" },
 };
 
 function usage(): string {

@@ -20,6 +20,6 @@ export async function run(args: string[]): Promise<number> {
     console.error(`darkmatter reproduce: --profile must be full or ci, not ${values.profile}`);
     return 2;
   }
-  reproduce({ profile: values.profile, outDir: values.out, only: values.only });
+  await reproduce({ profile: values.profile, outDir: values.out, only: values.only });
   return 0;
 }

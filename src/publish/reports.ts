@@ -6,6 +6,8 @@ import { projectRoot } from "../backend/native";
 import { writeFileAtomic } from "../io/atomic";
 import { escapeHtml } from "../viz/html";
 import { findChromium, renderHtml } from "./browser";
+import { ensureDefaultFamily } from "../family/default-family";
+import { terminalProgress } from "../progress";
 import { tableHtml } from "../viz/table";
 import { Claim, claimRows } from "./headline";
 import { executeNotebook, exportHtml } from "./jupyter";
@@ -32,12 +34,17 @@ export function listNotebooks(dir = path.join(projectRoot, "notebooks")): string
   return fs.readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort().map((f) => path.join(dir, f));
 }
 
-export function reproduce(opts: ReproduceOptions = {}): NotebookReport[] {
+export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookReport[]> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const outDir = path.resolve(opts.outDir ?? path.join(projectRoot, "reports"));
   const profile = opts.profile ?? "full";
   const started = Date.now();
   const notebooks = listNotebooks().filter((nb) => !opts.only?.length || opts.only.some((s) => path.basename(nb).includes(s)));
+  // The artifacts every notebook shares (activation store, SAE family) are built once here, with terminal progress,
+  // so the notebooks find them cached.
+  log(`[artifacts] activation store and SAE family (profile ${profile}; cached by config under .cache/) ...`);
+  const family = await ensureDefaultFamily(profile === "ci" ? "ci" : "full", { progress: terminalProgress() });
+  log(`[artifacts] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${family.summary.entries.length} SAEs in ${path.relative(process.cwd(), family.dir)}`);
   const chromium = findChromium();
   if (!chromium) log("reproduce: Chromium not found, so rendered charts are not counted (apt-get install chromium)");
   const reports: NotebookReport[] = [];

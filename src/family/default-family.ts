@@ -1,0 +1,97 @@
+// The default SAE family of the project's own model (d_model 128, 6 layers): widths 1× … 64× d_model, three k, at
+// the main analysis layer (block 3 resid_post, the default store's hook) and the block before it, trained on x.
+// "ci" is the same plan reduced (3 widths, 2 k, block 3 only, fewer tokens) for quick runs; both cache under .cache/.
+import * as path from "path";
+import { buildActivationStore, DEFAULT_STORE_CONFIG, DEFAULT_STORE_ROOT } from "../activations/build";
+import type { StoreConfig } from "../activations/manifest";
+import { initBackend } from "../backend/index";
+import { InputError } from "../errors";
+import { defaultCorpus } from "../lm/corpus";
+import { DEFAULT_MODEL_FILE, DEFAULT_TOKENIZER_FILE, loadDefaultModel } from "../lm/train-default";
+import type { Progress } from "../progress";
+import { FamilyRequest, FamilySummary, trainFamily } from "./family";
+import { DEFAULT_RECIPE } from "./train-target";
+
+const projectRoot = path.resolve(__dirname, "..", "..");
+/** Where the default families are built (ignored by git). */
+export const DEFAULT_FAMILY_ROOT = path.join(projectRoot, ".cache", "sae-families");
+
+export type FamilyProfile = "full" | "ci";
+export const FAMILY_PROFILES: readonly FamilyProfile[] = ["full", "ci"];
+
+/** The main analysis hook (the default store's) and the block before it. */
+const MAIN_HOOK = DEFAULT_STORE_CONFIG.hooks[0];
+const PREVIOUS_HOOK = MAIN_HOOK.replace(/^blocks\.(\d+)\./, (_, l: string) => `blocks.${Number(l) - 1}.`);
+
+const FULL = {
+  widths: [128, 256, 512, 1024, 2048, 4096, 8192],
+  ks: [8, 16, 32],
+  hooks: [PREVIOUS_HOOK, MAIN_HOOK],
+  tokens: DEFAULT_RECIPE.tokens,
+};
+
+/** What "ci" keeps of the full plan: widths 1×, 8×, 64×, the smallest and largest k, the main hook, a quarter of the tokens and contexts. */
+const CI = {
+  widths: [128, 1024, 8192],
+  ks: [8, 32],
+  hooks: [MAIN_HOOK],
+  tokens: FULL.tokens / 4,
+};
+
+export interface DefaultFamilyPlan {
+  profile: FamilyProfile;
+  /** The activation store: the default store's config with the family's hooks. */
+  store: StoreConfig;
+  request: FamilyRequest;
+  /** The family folder. */
+  dir: string;
+}
+
+/** The default family for a profile: store config, family request and folder. */
+export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string = DEFAULT_FAMILY_ROOT): DefaultFamilyPlan {
+  if (!FAMILY_PROFILES.includes(profile)) throw new InputError("profile", `must be one of ${FAMILY_PROFILES.join(", ")}, got ${JSON.stringify(profile)}`);
+  const p = profile === "full" ? FULL : CI;
+  // Hooks in block order, so the store for the main hook alone is exactly the default store.
+  const hooks = [...p.hooks].sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
+  return {
+    profile,
+    // ci keeps a quarter of the contexts too, so the notebooks' analyses run in seconds in CI.
+    store: { ...DEFAULT_STORE_CONFIG, hooks, ...(profile === "ci" ? { contexts: DEFAULT_STORE_CONFIG.contexts / 4 } : {}) },
+    request: { widths: p.widths, ks: p.ks, hooks, target: "x", recipe: { ...DEFAULT_RECIPE, tokens: p.tokens } },
+    dir: path.join(root, `default-${profile}`),
+  };
+}
+
+export interface EnsureFamilyOptions {
+  progress?: Progress;
+  /** Parent folder of the family folders (default .cache/sae-families). */
+  root?: string;
+  /** Parent folder of activation stores (default .cache/activations). */
+  storeRoot?: string;
+}
+
+export interface DefaultFamily {
+  dir: string;
+  storeDir: string;
+  summary: FamilySummary;
+}
+
+/**
+ * Builds (or reuses: everything is cached by config) the activation store and the default SAE family of the
+ * project's model, and returns the family folder and its summary. Notebooks and the reproduce pipeline call this.
+ */
+export async function ensureDefaultFamily(profile: FamilyProfile = "full", options: EnsureFamilyOptions = {}): Promise<DefaultFamily> {
+  const plan = defaultFamilyPlan(profile, options.root);
+  await initBackend();
+  const { weights, tokenizer } = loadDefaultModel();
+  const built = buildActivationStore(
+    { weights, tokenizer, corpus: defaultCorpus(), modelFile: DEFAULT_MODEL_FILE, tokenizerFile: DEFAULT_TOKENIZER_FILE },
+    { root: options.storeRoot ?? DEFAULT_STORE_ROOT, config: plan.store, progress: options.progress });
+  const store = built.store!;
+  try {
+    const summary = await trainFamily(store, plan.request, plan.dir, { progress: options.progress });
+    return { dir: plan.dir, storeDir: built.dir, summary };
+  } finally {
+    store.close();
+  }
+}
