@@ -8,11 +8,12 @@ import { initBackend } from "../src/backend/index";
 import { projectRoot } from "../src/backend/native";
 import { LlamaConfig, LlamaWeights, loadLlama2c, saveLlama2c, kvDim } from "../src/lm/checkpoint";
 import { disposeParams, forward, toTensors } from "../src/lm/model";
+import { DEFAULT_MODEL_FILE } from "../src/lm/train-default";
 import { printTable, runPython, timeIt } from "./harness";
 
 const BATCH = 8, LENGTH = 256, REPS = 5;
 
-const DEFAULT_SHAPE: LlamaConfig = {
+const WIDER_SHAPE: LlamaConfig = {
   dim: 192, hiddenDim: 512, nLayers: 6, nHeads: 6, nKvHeads: 6, vocabSize: 2048, seqLen: 256, sharedClassifier: true,
 };
 
@@ -54,9 +55,11 @@ async function main(): Promise<void> {
   const models: { name: string; path: string; tokens: number[][] }[] = [];
   const stories = path.resolve(projectRoot, "..", "shared", "data", "stories260K", "stories260K.bin");
   if (fs.existsSync(stories)) models.push({ name: "stories260K (64d, 5L, 8h/4kv, V512)", path: stories, tokens: randomTokens(512, 7) });
-  const defaultPath = path.join(tmp, "default-shape.bin");
-  saveLlama2c(defaultPath, randomModel(DEFAULT_SHAPE));
-  models.push({ name: "default shape (192d, 6L, 6h, V2048)", path: defaultPath, tokens: randomTokens(DEFAULT_SHAPE.vocabSize, 8) });
+  // The project's own default model (data/model), and a wider random model of the same family.
+  models.push({ name: "default model (128d, 6L, 4h, V2048)", path: DEFAULT_MODEL_FILE, tokens: randomTokens(2048, 8) });
+  const widerPath = path.join(tmp, "wider.bin");
+  saveLlama2c(widerPath, randomModel(WIDER_SHAPE));
+  models.push({ name: "wider random (192d, 6L, 6h, V2048)", path: widerPath, tokens: randomTokens(WIDER_SHAPE.vocabSize, 9) });
 
   // numpy first, before this process loads OpenBLAS: its idle worker threads spin for a while after each call and
   // would take cores from the Python process.

@@ -12,14 +12,14 @@ async function main(): Promise<void> {
     await initBackend(name);
     results[name] = SHAPES.map(([m, k, n]) => {
       const a = tf.randomNormal([m, k]), b = tf.randomNormal([k, n]);
-      const reps = name === "cpu" ? 1 : 5;
+      const reps = name === "cpu" ? 1 : 9;
       // The product is computed synchronously on these backends; dispose keeps the heap from growing.
       const seconds = timeIt(() => tf.matMul(a, b).dispose(), reps, name === "cpu" ? 0 : 1);
       tf.dispose([a, b]);
       return (2 * m * k * n) / seconds / 1e9;
     });
   }
-  const numpy = runPython<{ gflops: number[]; blas: string }>("matmul.py", { shapes: SHAPES, reps: 5 });
+  const numpy = runPython<{ gflops: number[]; blas: string }>("matmul.py", { shapes: SHAPES, reps: 9 });
   const header = ["shape", ...backends.map((b) => `${b} GFLOP/s`), "numpy GFLOP/s", `${backends[0]}/numpy`];
   const rows = SHAPES.map(([m, k, n], i) => [`[${m}x${k}]x[${k}x${n}]`, ...backends.map((b) => results[b][i]),
     numpy ? numpy.gflops[i] : "n/a", numpy ? results[backends[0]][i] / numpy.gflops[i] : "n/a"]);
