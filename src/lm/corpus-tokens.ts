@@ -4,6 +4,7 @@ import { InputError } from "../errors";
 import type { Progress } from "../progress";
 import type { CorpusDocument } from "./corpus";
 import { BOS } from "./tokenizer";
+import { mulberry32 } from "../linalg/random";
 
 export interface TokenizedCorpus {
   /** Document ids, in corpus order. */
@@ -59,18 +60,7 @@ export function piecesAreWordwise(pieces: readonly Uint8Array[]): boolean {
   return pieces.every((p) => p.indexOf(0x20, 1) < 0);
 }
 
-// ---- seeded randomness (mulberry32): identical on every machine and in every run ----
-
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ---- seeded randomness (mulberry32 from linalg/random) ----
 
 /** A seed derived from several integers (e.g. a run seed and a step), so step k's draw needs no earlier draws. */
 export function mixSeed(...parts: number[]): number {
@@ -87,7 +77,7 @@ export function mixSeed(...parts: number[]): number {
 export function seededPermutation(n: number, seed: number): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
-  const u = seededRandom(seed);
+  const u = mulberry32(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(u() * (i + 1));
     const t = p[i]; p[i] = p[j]; p[j] = t;
@@ -154,7 +144,7 @@ export function sampleContexts(corpus: TokenizedCorpus, batch: number, length: n
   }
   const totalStarts = cum[cum.length - 1];
   if (totalStarts === 0) throw new InputError("corpus", `no document has ${w} tokens`);
-  const u = seededRandom(mixSeed(seed, step));
+  const u = mulberry32(mixSeed(seed, step));
   const out = new Int32Array(batch * length);
   for (let b = 0; b < batch; b++) {
     const r = Math.floor(u() * totalStarts);

@@ -4,6 +4,7 @@ import { tf } from "../backend/index";
 import { InputError } from "../errors";
 import { disposeKvCache, emptyKvCache, forwardTensors, LlamaParams } from "./model";
 import { BOS, EOS, Tokenizer } from "./tokenizer";
+import { mulberry32 } from "../linalg/random";
 
 export interface GenerateOptions {
   /** Text to continue (default: nothing, i.e. start from BOS alone). */
@@ -27,18 +28,6 @@ export interface GenerateResult {
   text: string;
   /** Why generation ended. */
   stopped: "steps" | "seq_len" | "bos" | "eos";
-}
-
-/** mulberry32: a small seeded generator of uniforms in [0, 1). */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Chooses the next token from one row of logits. */
@@ -69,7 +58,7 @@ export function generate(params: LlamaParams, tokenizer: Tokenizer, options: Gen
   const steps = options.steps ?? 256, temperature = options.temperature ?? 0;
   if (!Number.isInteger(steps) || steps < 0) throw new InputError("steps", `${steps} is not a non-negative integer`);
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new InputError("temperature", `${temperature} is not a finite number ≥ 0`);
-  const uniform = seededUniform(options.seed ?? 0);
+  const uniform = mulberry32(options.seed ?? 0);
   const tokens = Array.from(tokenizer.encode(options.prompt ?? "", { bos: true }));
   const promptLength = tokens.length;
   if (promptLength >= c.seqLen) throw new InputError("prompt", `${promptLength} tokens leave no room in the model's seq_len ${c.seqLen}`);

@@ -29,7 +29,7 @@ export {
 export type { LlamaParams, LayerParams, ForwardOptions, ForwardResult, ForwardTensors, TokenBatch, KvCache } from "./model";
 export { HOOK_POINTS, hookName, parseHookName, selectedRows } from "./hooks";
 export type { HookName, HookPoint, Splice, SpliceValue, PositionSelector } from "./hooks";
-export { generate, sampleToken, seededUniform } from "./generate";
+export { generate, sampleToken } from "./generate";
 export type { GenerateOptions, GenerateResult } from "./generate";
 export { describeLlamaCheckpoint, describeTokenizer, isLlamaCheckpoint, isLlamaTokenizer } from "./inspect";
 export * from "./corpus";

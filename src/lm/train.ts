@@ -10,7 +10,8 @@ import { InputError } from "../errors";
 import { openNpy, writeFileAtomic, writeNpy } from "../io/index";
 import type { Progress } from "../progress";
 import { LlamaConfig, LlamaWeights, validateConfig, weightSizes } from "./checkpoint";
-import { TokenizedCorpus, documentContexts, mixSeed, sampleContexts, seededRandom, tokenRows } from "./corpus-tokens";
+import { TokenizedCorpus, documentContexts, mixSeed, sampleContexts, tokenRows } from "./corpus-tokens";
+import { mulberry32 } from "../linalg/random";
 import { LlamaParams, disposeParams, forward, forwardTensors, paramVariables, toTrainable, toWeights } from "./model";
 
 export interface TrainConfig {
@@ -120,7 +121,7 @@ function fillNormal(a: Float32Array, std: number, u: () => number): void {
 export function initWeights(c: LlamaConfig, seed: number): LlamaWeights {
   validateConfig(c, "model config");
   const sizes = weightSizes(c);
-  const u = seededRandom(mixSeed(seed, 0x1417));
+  const u = mulberry32(mixSeed(seed, 0x1417));
   const mat = (n: number, std: number) => { const a = new Float32Array(n); fillNormal(a, std, u); return a; };
   const small = 0.02 / Math.sqrt(2 * c.nLayers);
   return {
