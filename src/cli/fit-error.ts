@@ -7,6 +7,7 @@ import { decomposeSaeError, DecompositionResult } from "../darkmatter/decomposit
 import { Estimate } from "../darkmatter/common";
 import { openActivationSource } from "../activations/sources";
 import { loadSae } from "../sae/index";
+import { intOption } from "../family/cli-options";
 
 const USAGE = `usage: darkmatter fit-error --activations PATH --sae PATH [options]
 
@@ -24,12 +25,6 @@ const USAGE = `usage: darkmatter fit-error --activations PATH --sae PATH [option
   --drop-non-finite    skip rows with NaN/Inf (default: stop with an error)
   --json               print JSON instead of a table`;
 
-function intOption(value: string | undefined, name: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const v = Number(value);
-  if (!Number.isSafeInteger(v) || v < min) throw new InputError(`--${name}`, `must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return v;
-}
 
 
 function showEstimate(e: Estimate): string {
