@@ -1,6 +1,6 @@
 // The default SAE family of the project's own model (d_model 128, 6 layers): widths 1× … 64× d_model, three k, at
 // the main analysis layer (block 3 resid_post, the default store's hook) and the block before it, trained on x.
-// "ci" is the same plan reduced (3 widths, 2 k, block 3 only, fewer tokens) for quick runs; both cache under .cache/.
+// "ci" is the same plan reduced (3 widths, 2 k, fewer tokens and contexts) for quick runs; both cache under .cache/.
 import * as path from "path";
 import { buildActivationStore, DEFAULT_STORE_CONFIG, DEFAULT_STORE_ROOT } from "../activations/build";
 import type { StoreConfig } from "../activations/manifest";
@@ -30,11 +30,14 @@ const FULL = {
   tokens: DEFAULT_RECIPE.tokens,
 };
 
-/** What "ci" keeps of the full plan: widths 1×, 8×, 64×, the smallest and largest k, the main hook, a quarter of the tokens and contexts. */
+/**
+ * What "ci" keeps of the full plan: widths 1×, 8×, 64×, the smallest and largest k, a quarter of the tokens and
+ * contexts. Both hooks stay, so the cross-layer analysis (previous block's SAEs) runs in CI too.
+ */
 const CI = {
   widths: [128, 1024, 8192],
   ks: [8, 32],
-  hooks: [MAIN_HOOK],
+  hooks: [PREVIOUS_HOOK, MAIN_HOOK],
   tokens: FULL.tokens / 4,
 };
 

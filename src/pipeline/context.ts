@@ -8,6 +8,7 @@ import { InputError } from "../errors";
 import { RowSource } from "../linalg/rows";
 import { loadDefaultModel, loadLlama2c, loadTokenizer, loadTextCorpus, toTensors, LlamaParams, Tokenizer } from "../lm/index";
 import { Progress, silentProgress } from "../progress";
+import { contentFingerprint } from "./cache";
 import { listSaes, SaeEntry } from "./saes";
 
 export interface NotebookParameters {
@@ -33,6 +34,8 @@ export interface AnalysisContext {
   hook: string | undefined;
   /** The activations at `hook`, streamed. */
   activations: RowSource;
+  /** Identifies the activations' contents (store key and hook, or the tensor file's hash): part of every cache key. */
+  activationsKey: string;
   rows: number;
   d: number;
   /** The store behind the activations (token ids, contexts, losses, other hooks), when there is one. */
@@ -75,6 +78,7 @@ export async function openContext(params: NotebookParameters, progress: Progress
     } catch { /* a tensor file: no store */ }
     return {
       profile, saes: pick(saes, src.hook, params.saeDir), skipped, hook: src.hook, activations: src.source, rows: src.source.rows, d: src.source.cols,
+      activationsKey: store ? `store ${store.manifest.key} ${src.hook}` : `file ${contentFingerprint(params.activations)}`,
       store, model: null, sources: { activations: params.activations, saes: params.saeDir },
       close: () => { src.close(); store?.close(); },
     };
@@ -102,6 +106,7 @@ function fromStore(profile: "full" | "ci", storeDir: string, saeDir: string, hoo
   const { saes, skipped } = listSaes(saeDir);
   return {
     profile, saes: pick(saes, hook, saeDir), skipped, hook, activations: src.source, rows: src.source.rows, d: src.source.cols, store, model,
+    activationsKey: `store ${store.manifest.key} ${hook}`,
     sources: { ...sources, store: storeDir },
     close: () => { src.close(); store.close(); },
   };

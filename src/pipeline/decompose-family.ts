@@ -2,7 +2,10 @@
 // predictability, width-scaling and contour figures.
 import { decomposeSaeError, DecompositionOptions, DecompositionResult } from "../darkmatter/decomposition";
 import { Progress, silentProgress } from "../progress";
-import { loadSae } from "../sae/index";
+import { SaeOutputs } from "../darkmatter/common";
+import { arraySource, readChunks } from "../linalg/rows";
+import { loadSae, Sae } from "../sae/index";
+import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
 import { SaeEntry } from "./saes";
 
@@ -13,32 +16,57 @@ export interface SaeDecomposition {
   result: DecompositionResult;
 }
 
-/** Decomposes the error of each SAE in `ctx` (or of `saes`), one SAE in memory at a time. */
+/**
+ * Decomposes the error of each SAE in `ctx` (or of `saes`), one SAE in memory at a time. Results are cached by the
+ * SAE file's contents, the activations and the options, so notebooks sharing a decomposition compute it once.
+ */
 export async function decomposeFamily(ctx: AnalysisContext, options: DecompositionOptions & { saes?: SaeEntry[] } = {},
   progress: Progress = silentProgress): Promise<SaeDecomposition[]> {
   const entries = options.saes ?? ctx.saes;
   const out: SaeDecomposition[] = [];
+  const { saes: _saes, progress: _progress, onWarning: _warn, ...settings } = options;
   for (const [i, entry] of entries.entries()) {
     progress(i, entries.length, `decomposing SAE width ${entry.width}, L0 ${entry.l0 ?? "?"}`);
-    const sae = await loadSae(entry.path);
-    let l0Sum = 0, rowsSeen = 0;
-    try {
-      const result = decomposeSaeError({
-        activations: ctx.activations,
-        sae: {
-          reconstruct: (x, rows) => {
-            const f = sae.forward(x, { latents: false });
-            l0Sum += f.meanL0 * rows;
-            rowsSeen += rows;
-            return f.reconstruction;
-          },
-        },
-      }, { ...options, progress: undefined });
-      out.push({ sae: entry, l0Empirical: rowsSeen ? l0Sum / rowsSeen : NaN, result });
-    } finally {
-      sae.dispose();
-    }
+    const key = { sae: contentFingerprint(entry.path), activations: ctx.activationsKey, settings };
+    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, settings)), sae: entry });
   }
   progress(entries.length, entries.length, "decomposed every SAE");
   return out;
+}
+
+/** Above this size Sae(x) is recomputed in each pass instead of being held in memory. */
+const RECONSTRUCTIONS_IN_MEMORY_BYTES = 512 * 1024 ** 2;
+
+/**
+ * The SAE's outputs on the context's activations for the analyses: Sae(x) computed once and held in memory when it
+ * fits (the analyses read their input twice: fit, then evaluate), else a function that recomputes it per chunk.
+ * Also measures the SAE's mean L0 on these activations.
+ */
+export function saeOutputs(ctx: AnalysisContext, sae: Sae): { outputs: SaeOutputs; meanL0: () => number } {
+  let l0Sum = 0, rowsSeen = 0;
+  const reconstruct = (x: Float32Array, rows: number) => {
+    const f = sae.forward(x, { latents: false });
+    l0Sum += f.meanL0 * rows;
+    rowsSeen += rows;
+    return f.reconstruction;
+  };
+  const meanL0 = () => (rowsSeen ? l0Sum / rowsSeen : NaN);
+  if (ctx.rows * ctx.d * 4 > RECONSTRUCTIONS_IN_MEMORY_BYTES) return { outputs: { reconstruct }, meanL0 };
+  const all = new Float32Array(ctx.rows * ctx.d);
+  for (const c of readChunks(ctx.activations, 8192)) {
+    const x = c.data instanceof Float32Array ? c.data : Float32Array.from(c.data);
+    all.set(reconstruct(x, c.rows), c.start * ctx.d);
+  }
+  return { outputs: { reconstructions: arraySource(all, ctx.d, `Sae(x) of ${ctx.activations.name ?? "activations"}`) }, meanL0 };
+}
+
+async function decomposeOne(ctx: AnalysisContext, entry: SaeEntry, options: DecompositionOptions): Promise<SaeDecomposition> {
+  const sae = await loadSae(entry.path);
+  try {
+    const { outputs, meanL0 } = saeOutputs(ctx, sae);
+    const result = decomposeSaeError({ activations: ctx.activations, sae: outputs }, { ...options, progress: undefined });
+    return { sae: entry, l0Empirical: meanL0(), result };
+  } finally {
+    sae.dispose();
+  }
 }

@@ -7,6 +7,8 @@ import { writeFileAtomic } from "../io/atomic";
 import { escapeHtml } from "../viz/html";
 import { findChromium, renderHtml } from "./browser";
 import { ensureDefaultFamily } from "../family/default-family";
+import { decomposeFamily } from "../pipeline/decompose-family";
+import { openContext } from "../pipeline/context";
 import { terminalProgress } from "../progress";
 import { tableHtml } from "../viz/table";
 import { Claim, claimRows } from "./headline";
@@ -45,6 +47,14 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
   log(`[artifacts] activation store and SAE family (profile ${profile}; cached by config under .cache/) ...`);
   const family = await ensureDefaultFamily(profile === "ci" ? "ci" : "full", { progress: terminalProgress() });
   log(`[artifacts] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${family.summary.entries.length} SAEs in ${path.relative(process.cwd(), family.dir)}`);
+  // The family's error decompositions are shared by several notebooks: computed (or loaded from the cache) once here.
+  const ctx = await openContext({ profile: profile === "ci" ? "ci" : "full" }, terminalProgress());
+  try {
+    await decomposeFamily(ctx, {}, terminalProgress());
+  } finally {
+    ctx.close();
+  }
+  log(`[artifacts] decompositions ready at ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const chromium = findChromium();
   if (!chromium) log("reproduce: Chromium not found, so rendered charts are not counted (apt-get install chromium)");
   const reports: NotebookReport[] = [];
