@@ -17,6 +17,12 @@ export interface SaeDecomposition {
 }
 
 /**
+ * The decomposition settings the notebooks share, so that one cached decomposition per SAE serves them all
+ * (no bootstrap: the family-level figures need point estimates; a notebook wanting intervals asks for them).
+ */
+export const FAMILY_DECOMPOSITION = { bootstrap: false } as const;
+
+/**
  * Decomposes the error of each SAE in `ctx` (or of `saes`), one SAE in memory at a time. Results are cached by the
  * SAE file's contents, the activations and the options, so notebooks sharing a decomposition compute it once.
  */

@@ -7,7 +7,7 @@ import { writeFileAtomic } from "../io/atomic";
 import { escapeHtml } from "../viz/html";
 import { findChromium, renderHtml } from "./browser";
 import { ensureDefaultFamily } from "../family/default-family";
-import { decomposeFamily } from "../pipeline/decompose-family";
+import { decomposeFamily, FAMILY_DECOMPOSITION } from "../pipeline/decompose-family";
 import { openContext } from "../pipeline/context";
 import { terminalProgress } from "../progress";
 import { tableHtml } from "../viz/table";
@@ -50,7 +50,7 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
   // The family's error decompositions are shared by several notebooks: computed (or loaded from the cache) once here.
   const ctx = await openContext({ profile: profile === "ci" ? "ci" : "full" }, terminalProgress());
   try {
-    await decomposeFamily(ctx, {}, terminalProgress());
+    await decomposeFamily(ctx, FAMILY_DECOMPOSITION, terminalProgress());
   } finally {
     ctx.close();
   }

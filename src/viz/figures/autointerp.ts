@@ -4,8 +4,10 @@ import type { DetectionResult, Proportion } from "../../darkmatter/autointerp";
 import { InputError } from "../../errors";
 import type { Figure } from "../plotly";
 import type { Row } from "../table";
+import type { Estimate } from "../../darkmatter/common";
 import {
-  axis, CATEGORY_COLORS, COMPONENT_COLORS, estimateColumns, figure, FigureOptions, full, hoverSafe, layout, num, short, Trace, VALUES_WITH_ERROR_BARS,
+  axis, barTrace, CATEGORY_COLORS, COMPONENT_COLORS, estimateColumns, estimateInterval, estimateValue, figure, FigureOptions, full, hoverSafe, layout, num,
+  panelDomains, panelTitle, short, Trace, VALUES_WITH_ERROR_BARS,
 } from "./common";
 
 /** One SAE's detection result, with the component it was trained on (picks its colour from the shared palette). */
@@ -85,4 +87,32 @@ export function detectionSummaryRows(entries: readonly DetectionEntry[]): Row[] 
       { ...base, quantity: "mean balanced accuracy", ...estimateColumns(s.meanBalancedAccuracy) },
     ];
   });
+}
+
+/** One SAE trained on an error component: its held-out fvu (an estimate with an interval, or a number) and dead fraction. */
+export interface TrainedOnErrorEntry {
+  label: string;
+  trainedOn: "linearError" | "nonlinearError" | "saeError" | "x";
+  fvu: Estimate | number;
+  deadFraction: number;
+}
+
+/** §3.8's "quantitatively worse": held-out fvu (left, with its interval) and dead fraction (right) per SAE. */
+export function trainedOnErrorFigure(entries: readonly TrainedOnErrorEntry[], options: FigureOptions = {}): Figure {
+  if (entries.length === 0) throw new InputError("entries", "needs at least one trained SAE");
+  const labels = entries.map((e) => e.label), colors = entries.map((e) => COMPONENT_COLORS[e.trainedOn]);
+  const [left, right] = panelDomains(2, 0.12);
+  const data = [
+    barTrace({ name: "fvu", x: labels, values: entries.map((e) => estimateValue(e.fvu)), intervals: entries.map((e) => estimateInterval(e.fvu)),
+      color: colors, hoverLabel: "held-out fvu", axes: { x: "x", y: "y" }, showlegend: false }),
+    barTrace({ name: "dead_fraction", x: labels, values: entries.map((e) => num(e.deadFraction)), color: colors,
+      hoverLabel: "dead fraction (held-out rows)", axes: { x: "x2", y: "y2" }, showlegend: false }),
+  ];
+  return figure(data, layout(options.title ?? "SAEs trained on error components: held-out fvu and dead latents", options.height ?? 400, {
+    xaxis: axis("trained on", { domain: left, anchor: "y", type: "category" }),
+    yaxis: axis("fvu (held out)", { anchor: "x", rangemode: "tozero" }),
+    xaxis2: axis("trained on", { domain: right, anchor: "y2", type: "category" }),
+    yaxis2: axis("dead_fraction", { anchor: "x2", rangemode: "tozero" }),
+    annotations: [panelTitle("held-out fvu (95 % interval)", left), panelTitle("dead latents (fire on no held-out row)", right)],
+  }));
 }

@@ -5,7 +5,7 @@ import type { ProbeVsLatentResult } from "../../darkmatter/probe-vs-latent";
 import { InputError } from "../../errors";
 import type { Figure } from "../plotly";
 import type { Row } from "../table";
-import { axis, COMPONENT_COLORS, estimateColumns, extent, figure, FigureOptions, full, layout, num, nums, short, withAlpha } from "./common";
+import { axis, checkLength, COMPONENT_COLORS, estimateColumns, extent, figure, FigureOptions, full, hoverSafe, layout, num, nums, short, withAlpha } from "./common";
 
 /** What the probe figure and rows read (a full `ProbeVsLatentResult` fits). */
 export type ProbeVsLatentSummary = Pick<ProbeVsLatentResult, "latents" | "meanActive" | "probe" | "activeCount" | "correlation" | "probeR2" | "latentCount" | "rows">;
@@ -15,6 +15,10 @@ export interface ProbeFigureOptions extends FigureOptions {
   maxLatents?: number;
   /** Running-mean window over that order (default 100, the paper's). */
   window?: number;
+  /** Per latent, in the result's order: a token where it fires (e.g. its most-activating one), shown on hover. */
+  labels?: readonly string[];
+  /** Per latent, in the result's order: that token's context, shown on hover under the token. */
+  contexts?: readonly string[];
 }
 
 /**
@@ -25,6 +29,11 @@ export function probeVsLatentFigure(result: ProbeVsLatentSummary, options: Probe
   const max = options.maxLatents ?? 10_000, window = options.window ?? 100;
   if (!(Number.isSafeInteger(max) && max >= 1)) throw new InputError("maxLatents", `must be a positive integer, got ${max}`);
   const n = Math.min(max, result.latents.length);
+  checkLength("labels", options.labels, result.latents.length);
+  checkLength("contexts", options.contexts, result.latents.length);
+  const withTokens = options.labels !== undefined || options.contexts !== undefined;
+  const tokenHover = (i: number) => [options.labels ? `<br>top token: <b>${hoverSafe(options.labels[i])}</b>` : "",
+    options.contexts ? `<br>${hoverSafe(options.contexts[i])}` : ""].join("");
   const xs = Array.from(result.meanActive.subarray(0, n)), ys = Array.from(result.probe.subarray(0, n));
   const mx = runningMean(xs, Math.min(window, Math.max(1, n))), my = runningMean(ys, Math.min(window, Math.max(1, n)));
   const [lo, hi] = extent([0, ...xs, ...ys]) as [number, number];
@@ -32,8 +41,8 @@ export function probeVsLatentFigure(result: ProbeVsLatentSummary, options: Probe
     {
       type: "scatter", mode: "markers", name: "latents", x: nums(xs), y: nums(ys),
       marker: { color: withAlpha(COMPONENT_COLORS.sae, 0.35), size: 4 },
-      customdata: Array.from({ length: n }, (_, i) => [result.latents[i], full(xs[i]), full(ys[i]), result.activeCount[i]]),
-      hovertemplate: "latent %{customdata[0]}<br>mean active value: %{customdata[1]}<br>a*·d_i: %{customdata[2]}<br>active on %{customdata[3]} tokens<extra></extra>",
+      customdata: Array.from({ length: n }, (_, i) => [result.latents[i], full(xs[i]), full(ys[i]), result.activeCount[i], ...(withTokens ? [tokenHover(i)] : [])]),
+      hovertemplate: `latent %{customdata[0]}<br>mean active value: %{customdata[1]}<br>a*·d_i: %{customdata[2]}<br>active on %{customdata[3]} tokens${withTokens ? "%{customdata[4]}" : ""}<extra></extra>`,
     },
     {
       type: "scatter", mode: "lines", name: `running mean (${Math.min(window, n)} latents)`, x: nums(mx), y: nums(my),
