@@ -1,6 +1,6 @@
 // Executing notebooks headlessly through the project kernel and exporting them to offline HTML, using Jupyter's
 // own nbconvert (the standard tool; Debian packages it).
-import { execFileSync, spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../backend/native";
@@ -30,14 +30,15 @@ export function jupyterProblem(): string | null {
   return null;
 }
 
-function runJupyter(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): void {
-  try {
-    execFileSync("jupyter", args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, maxBuffer: 1 << 26 });
-  } catch (err) {
-    const e = err as { stderr?: Buffer; message: string };
-    const stderr = e.stderr ? e.stderr.toString("utf8") : e.message;
-    throw new Error(`jupyter ${args[0]} ${args.slice(1, 3).join(" ")} failed:\n${stderr.split("\n").filter((l) => !/Debugger|frozen modules|PYDEVD/.test(l)).slice(-30).join("\n")}`);
-  }
+/** Runs a Jupyter command without blocking, so the main job can execute notebooks side by side. */
+function runJupyter(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile("jupyter", args, { env, timeout: timeoutMs, maxBuffer: 1 << 26 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      const text = String(stderr || err.message);
+      reject(new Error(`jupyter ${args[0]} ${args.slice(1, 3).join(" ")} failed:\n${text.split("\n").filter((l) => !/Debugger|frozen modules|PYDEVD/.test(l)).slice(-30).join("\n")}`));
+    });
+  });
 }
 
 export interface ExecuteOptions {
@@ -50,7 +51,7 @@ export interface ExecuteOptions {
 }
 
 /** Executes a notebook through the project kernel into outDir (same file name); throws with the failing cell's error. */
-export function executeNotebook(notebook: string, outDir: string, opts: ExecuteOptions = {}): string {
+export async function executeNotebook(notebook: string, outDir: string, opts: ExecuteOptions = {}): Promise<string> {
   if (!fs.existsSync(notebook)) throw new InputError(notebook, "notebook not found");
   const problem = jupyterProblem();
   if (problem) throw new Error(problem);
@@ -61,7 +62,7 @@ export function executeNotebook(notebook: string, outDir: string, opts: ExecuteO
   try {
     // --allow-errors: the notebook is written even when a cell fails, so the real message (tslab puts it on the
     // cell's stderr; nbconvert's own summary shows only "<Error>:") can be reported below.
-    runJupyter(["nbconvert", "--to", "notebook", "--execute", "--allow-errors", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+    await runJupyter(["nbconvert", "--to", "notebook", "--execute", "--allow-errors", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
       `--ExecutePreprocessor.timeout=${opts.cellTimeoutS ?? 900}`, "--output-dir", outDir, "--output", tmpName, notebook],
       jupyterEnv(opts.env), (opts.timeoutS ?? 3600) * 1000);
     const problems = notebookProblems(tmpPath);
@@ -75,9 +76,9 @@ export function executeNotebook(notebook: string, outDir: string, opts: ExecuteO
 }
 
 /** Exports an executed notebook to self-contained HTML that needs no network (no CDN scripts). */
-export function exportHtml(executed: string, outDir = path.dirname(executed)): string {
+export async function exportHtml(executed: string, outDir = path.dirname(executed)): Promise<string> {
   const base = path.basename(executed, ".ipynb");
-  runJupyter(["nbconvert", "--to", "html", "--template", "offline", `--TemplateExporter.extra_template_basedirs=${templates}`,
+  await runJupyter(["nbconvert", "--to", "html", "--template", "offline", `--TemplateExporter.extra_template_basedirs=${templates}`,
     "--output-dir", outDir, "--output", `${base}.html`, executed], jupyterEnv(), 300_000);
   return path.join(outDir, `${base}.html`);
 }

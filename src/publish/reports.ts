@@ -1,6 +1,7 @@
 // The main job: execute every notebook through the project kernel and publish reports/ — executed notebooks,
 // offline HTML, an index page and a machine-readable summary.
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { projectRoot } from "../backend/native";
 import { writeFileAtomic } from "../io/atomic";
@@ -29,6 +30,8 @@ export interface ReproduceOptions {
   /** Only notebooks whose file name contains one of these strings. */
   only?: string[];
   log?: (line: string) => void;
+  /** Notebooks executed at once (default 2, or 1 on a single core). */
+  jobs?: number;
 }
 
 /** Notebooks in run order (file names sort by their numeric prefix). */
@@ -57,17 +60,24 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
   log(`[artifacts] decompositions ready at ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const chromium = findChromium();
   if (!chromium) log("reproduce: Chromium not found, so rendered charts are not counted (apt-get install chromium)");
-  const reports: NotebookReport[] = [];
-  notebooks.forEach((nb, i) => {
-    const t0 = Date.now();
-    log(`[${i + 1}/${notebooks.length}] executing ${path.basename(nb)} (profile ${profile}) ...`);
-    const executed = executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: profile, DARKMATTER_REPORTS: outDir } });
-    const html = exportHtml(executed);
-    const plots = chromium ? renderHtml(html).plots : null;
-    const seconds = (Date.now() - t0) / 1000;
-    reports.push({ notebook: path.basename(nb), html: path.basename(html), seconds, plots });
-    log(`[${i + 1}/${notebooks.length}] ${path.basename(nb)}: ${seconds.toFixed(1)} s${plots === null ? "" : `, ${plots} charts rendered`}`);
-  });
+  // Notebooks run side by side (default: two, or one on a single core): each spends much of its time in kernel
+  // start-up and single-threaded work, and every shared artifact is already built above.
+  const jobs = Math.max(1, Math.min(opts.jobs ?? Math.min(2, os.availableParallelism()), notebooks.length));
+  const reports: NotebookReport[] = new Array(notebooks.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < notebooks.length; i = next++) {
+      const nb = notebooks[i], t0 = Date.now();
+      log(`[${i + 1}/${notebooks.length}] executing ${path.basename(nb)} (profile ${profile}) ...`);
+      const executed = await executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: profile, DARKMATTER_REPORTS: outDir } });
+      const html = await exportHtml(executed);
+      const plots = chromium ? renderHtml(html).plots : null;
+      const seconds = (Date.now() - t0) / 1000;
+      reports[i] = { notebook: path.basename(nb), html: path.basename(html), seconds, plots };
+      log(`[${i + 1}/${notebooks.length}] ${path.basename(nb)}: ${seconds.toFixed(1)} s${plots === null ? "" : `, ${plots} charts rendered`}`);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
   const total = (Date.now() - started) / 1000;
   const headline = collectHeadlines(outDir);
   writeFileAtomic(path.join(outDir, "summary.json"), JSON.stringify({

@@ -10,9 +10,9 @@ import { executeNotebook, exportHtml, listNotebooks, renderHtml } from "../../sr
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-notebooks-"));
 
 for (const nb of listNotebooks()) {
-  test(`notebook ${path.basename(nb)} executes and its HTML renders offline`, { timeout: 1_800_000 }, () => {
-    const executed = executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: "ci", DARKMATTER_REPORTS: outDir }, cellTimeoutS: 900 });
-    const html = exportHtml(executed);
+  test(`notebook ${path.basename(nb)} executes and its HTML renders offline`, { timeout: 1_800_000 }, async () => {
+    const executed = await executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: "ci", DARKMATTER_REPORTS: outDir }, cellTimeoutS: 900 });
+    const html = await exportHtml(executed);
     assert.doesNotMatch(fs.readFileSync(html, "utf8"), /<script[^>]+src="https?:/, "the HTML loads a script from the network");
     const report = renderHtml(html);
     assert.ok(report.plots >= 1, `no Plotly chart rendered in ${html}`);
