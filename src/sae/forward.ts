@@ -1,14 +1,18 @@
 // The SAE forward pass, chunked over tokens so memory stays bounded for any batch and any width.
 //
-// Per chunk: the encoder matmul x·W_enc (BLAS under the wasm-blas backend), the activation's elementwise passes on the
-// backend (activation.ts), one copy of f to the host and one scan of it into sparse rows, then the decode
-// (sparse.ts). At most `LIVE_CHUNKS` [rows, d_sae] float buffers exist at once.
+// Per chunk, for topk, relu and jumprelu SAEs (kernel-pass.ts): the encoder matmul into a host buffer, one SIMD pass
+// per row that writes the active latents straight into sparse rows, and the decode as SIMD adds of the active
+// decoder rows. Gated SAEs (and SAEs too big for a kernel arena) take the tfjs path: the activation's elementwise
+// passes on the backend (activation.ts), one copy of f to the host and one scan of it into sparse rows. Either way
+// the decode (sparse.ts) adds active rows or runs the matmul, whichever is cheaper. At most `LIVE_CHUNKS`
+// [rows, d_sae] float buffers exist at once.
 import { constants as bufferConstants } from "buffer";
 import { tf } from "../backend/index";
 import { InputError } from "../errors";
 import { Progress } from "../progress";
 import { activate, encoderInput } from "./activation";
 import { FvuAccumulator } from "./fvu";
+import { KernelPass } from "./kernel-pass";
 import type { Sae } from "./model";
 import { CsrBuilder, DecodePath, SparseLatents, decodeRows, validateLatents } from "./sparse";
 
@@ -22,8 +26,8 @@ export interface ForwardOptions {
   /** Keep the sparse latents in the result (default true). */
   latents?: boolean;
   /**
-   * How to decode: "auto" (default) picks per chunk; "sparse" forces the sparse path where the backend has it
-   * (wasm-blas), "dense" forces the matmul. Both give the same numbers up to float32 rounding.
+   * How to decode: "auto" (default) picks per chunk; "sparse" forces adding the active decoder rows, "dense" forces
+   * the matmul. Both give the same numbers up to float32 rounding.
    */
   decodePath?: DecodePath;
   progress?: Progress;
@@ -70,8 +74,8 @@ export function chunkRowsFor(d_sae: number, options: ForwardOptions): number {
 
 interface RowSource {
   rows: number;
-  /** Rows [start, start + count) on the backend and on the host (finite-checked). */
-  chunk(start: number, count: number): { tensor: tf.Tensor2D; host: Float32Array };
+  /** Rows [start, start + count) on the host (finite-checked; read only). */
+  chunk(start: number, count: number): Float32Array;
 }
 
 function rowSource(sae: Sae, x: SaeInput): RowSource {
@@ -83,7 +87,7 @@ function rowSource(sae: Sae, x: SaeInput): RowSource {
       chunk(start, count) {
         const host = x.subarray(start * d, (start + count) * d);
         checkFinite(host, start, d);
-        return { tensor: tf.tensor2d(host, [count, d]), host };
+        return host;
       },
     };
   }
@@ -93,10 +97,16 @@ function rowSource(sae: Sae, x: SaeInput): RowSource {
   return {
     rows: x.shape[0],
     chunk(start, count) {
-      const tensor = count === x.shape[0] ? tf.clone(x) : tf.slice(x, [start, 0], [count, d]);
-      const host = tensor.dataSync() as Float32Array;
+      let host: Float32Array;
+      if (count === x.shape[0]) {
+        host = x.dataSync() as Float32Array;
+      } else {
+        const part = tf.slice(x, [start, 0], [count, d]);
+        host = part.dataSync() as Float32Array;
+        part.dispose();
+      }
       checkFinite(host, start, d);
-      return { tensor, host };
+      return host;
     },
   };
 }
@@ -119,6 +129,20 @@ function checkOutputSize(rows: number, cols: number, what: string): void {
 // ---------------------------------------------------------------------------------------------------------------
 // The passes
 
+/**
+ * Encodes host rows [m, d_in] and appends their active latents to `csr` (counts to l0 from l0Offset). Returns the
+ * dense latents when the tfjs path made them (the caller disposes them), else undefined.
+ */
+function encodeChunk(sae: Sae, pass: KernelPass | null, host: Float32Array, m: number, csr: CsrBuilder, l0: Int32Array, l0Offset: number): tf.Tensor2D | undefined {
+  if (pass?.canEncode) {
+    csr.appendSparse(pass.encodeRows(host, m), l0, l0Offset);
+    return undefined;
+  }
+  const f = tf.tidy(() => activate(sae, encoderInput(sae, tf.tensor2d(host, [m, sae.d_in]))));
+  csr.appendDense(f.dataSync() as Float32Array, m, l0, l0Offset);
+  return f;
+}
+
 /** Encodes, decodes and measures x chunk by chunk. */
 export function forward(sae: Sae, x: SaeInput, options: ForwardOptions): ForwardResult {
   const src = rowSource(sae, x);
@@ -132,22 +156,23 @@ export function forward(sae: Sae, x: SaeInput, options: ForwardOptions): Forward
   // Kept latents accumulate in one builder; otherwise one chunk's rows at a time.
   const csr = new CsrBuilder(keep ? rows : Math.min(chunk, rows), sae.d_sae);
   const stats = new FvuAccumulator(d);
-  for (let r0 = 0; r0 < rows; r0 += chunk) {
-    const m = Math.min(chunk, rows - r0);
-    const { tensor, host } = src.chunk(r0, m);
-    const xin = encoderInput(sae, tensor);
-    tensor.dispose();
-    const f = activate(sae, xin);
-    xin.dispose();
-    if (!keep) csr.reset();
-    csr.appendDense(f.dataSync() as Float32Array, m, l0, r0);
-    const xhat = reconstruction.subarray(r0 * d, (r0 + m) * d);
-    decodeRows(sae, csr.view(), keep ? r0 : 0, m, xhat, options.decodePath, f);
-    f.dispose();
-    const e = error.subarray(r0 * d, (r0 + m) * d);
-    for (let i = 0; i < e.length; i++) e[i] = host[i] - xhat[i];
-    stats.add(host, e);
-    options.progress?.(r0 + m, rows, "SAE forward");
+  const pass = rows > 0 ? KernelPass.acquire(sae, Math.min(chunk, rows), { encode: true, decode: options.decodePath !== "dense" }) : null;
+  try {
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const m = Math.min(chunk, rows - r0);
+      const host = src.chunk(r0, m);
+      if (!keep) csr.reset();
+      const f = encodeChunk(sae, pass, host, m, csr, l0, r0);
+      const xhat = reconstruction.subarray(r0 * d, (r0 + m) * d);
+      decodeRows(sae, csr.view(), keep ? r0 : 0, m, xhat, options.decodePath, pass, f);
+      f?.dispose();
+      const e = error.subarray(r0 * d, (r0 + m) * d);
+      for (let i = 0; i < e.length; i++) e[i] = host[i] - xhat[i];
+      stats.add(host, e);
+      options.progress?.(r0 + m, rows, "SAE forward");
+    }
+  } finally {
+    pass?.release();
   }
   if (!Number.isFinite(stats.residualSumOfSquares)) {
     throw new InputError("input", "the reconstruction overflowed float32 (inputs far outside the SAE's range?)");
@@ -167,16 +192,15 @@ export function encodeSparse(sae: Sae, x: SaeInput, options: ForwardOptions): Sp
   const chunk = chunkRowsFor(sae.d_sae, options);
   const csr = new CsrBuilder(rows, sae.d_sae);
   const l0 = new Int32Array(rows);
-  for (let r0 = 0; r0 < rows; r0 += chunk) {
-    const m = Math.min(chunk, rows - r0);
-    const { tensor } = src.chunk(r0, m);
-    const xin = encoderInput(sae, tensor);
-    tensor.dispose();
-    const f = activate(sae, xin);
-    xin.dispose();
-    csr.appendDense(f.dataSync() as Float32Array, m, l0, r0);
-    f.dispose();
-    options.progress?.(r0 + m, rows, "SAE encode");
+  const pass = rows > 0 ? KernelPass.acquire(sae, Math.min(chunk, rows), { encode: true, decode: false }) : null;
+  try {
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const m = Math.min(chunk, rows - r0);
+      encodeChunk(sae, pass, src.chunk(r0, m), m, csr, l0, r0)?.dispose();
+      options.progress?.(r0 + m, rows, "SAE encode");
+    }
+  } finally {
+    pass?.release();
   }
   return csr.finish();
 }
@@ -188,10 +212,15 @@ export function decodeSparse(sae: Sae, latents: SparseLatents, options: ForwardO
   checkOutputSize(rows, d, "reconstruction");
   const chunk = chunkRowsFor(sae.d_sae, options);
   const out = new Float32Array(rows * d);
-  for (let r0 = 0; r0 < rows; r0 += chunk) {
-    const m = Math.min(chunk, rows - r0);
-    decodeRows(sae, latents, r0, m, out.subarray(r0 * d, (r0 + m) * d), options.decodePath);
-    options.progress?.(r0 + m, rows, "SAE decode");
+  const pass = rows > 0 && options.decodePath !== "dense" ? KernelPass.acquire(sae, Math.min(chunk, rows), { encode: false, decode: true }) : null;
+  try {
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const m = Math.min(chunk, rows - r0);
+      decodeRows(sae, latents, r0, m, out.subarray(r0 * d, (r0 + m) * d), options.decodePath, pass);
+      options.progress?.(r0 + m, rows, "SAE decode");
+    }
+  } finally {
+    pass?.release();
   }
   return out;
 }

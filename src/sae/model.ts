@@ -5,6 +5,7 @@ import { backendInfo, tf } from "../backend/index";
 import { InputError } from "../errors";
 import { decodeDense, encodeDense } from "./activation";
 import { decodeSparse, encodeSparse, forward, ForwardOptions, ForwardResult, SaeInput } from "./forward";
+import { KernelPass } from "./kernel-pass";
 import type { SparseLatents } from "./sparse";
 
 /** relu = SAELens "standard"; batchtopk SAEs are loaded as jumprelu with their learned threshold. */
@@ -291,6 +292,7 @@ export class Sae {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    KernelPass.forget(this);
     for (const t of [this.W_enc, this.W_dec, this.b_dec, this.b_enc, this.threshold, this.b_gate, this.b_mag, this.r_mag,
       this.thresholdNonNegative, this.magScale]) t?.dispose();
   }

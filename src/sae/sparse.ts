@@ -1,9 +1,12 @@
-// Sparse latents (CSR) and decoding them. f is sparse (L0 ≪ d_sae), so on wasm-blas the decode adds v·W_dec[j] per
-// active latent with BLAS straight on the tensor's memory: nnz·d_in multiply-adds instead of the dense n·d_sae·d_in.
-// Where that path is missing, or f is dense enough for the matmul to win, f·W_dec runs as a matmul.
-import { backendInfo, loadNativeBlas, NativeBlas, tf, wasmHeapView } from "../backend/index";
+// Sparse latents (CSR) and decoding them. f is sparse (L0 ≪ d_sae), so the decode adds v·W_dec[j] per active latent
+// with a SIMD kernel (kernel-pass.ts): nnz·d_in multiply-adds instead of the dense n·d_sae·d_in. Where f is dense
+// enough for the matmul to win, or the decoder does not fit a kernel arena, f·W_dec runs as a matmul.
+import * as os from "os";
+import { backendInfo, loadNativeBlas, tf } from "../backend/index";
 import { InputError } from "../errors";
+import type { CsrView } from "../train/sparse";
 import { decodeDense } from "./activation";
+import type { KernelPass } from "./kernel-pass";
 import type { Sae } from "./model";
 
 /** Latents in compressed sparse rows: row r's active latents are indices/values[rowPtr[r] .. rowPtr[r+1]). */
@@ -17,7 +20,7 @@ export interface SparseLatents {
   values: Float32Array;
 }
 
-/** "auto" picks per chunk; "sparse" uses the sparse path where the backend has it (wasm-blas); "dense" the matmul. */
+/** "auto" picks per chunk; "sparse" adds the active decoder rows (SIMD, every backend); "dense" runs the matmul. */
 export type DecodePath = "auto" | "sparse" | "dense";
 
 export interface CsrRows { rowPtr: Int32Array; indices: Int32Array; values: Float32Array }
@@ -54,8 +57,24 @@ export class CsrBuilder {
     }
   }
 
-  private grow(): void {
-    const cap = this.indices.length * 2;
+  /** Appends sparse rows (their ptr starting at 0) and writes each row's count to l0. */
+  appendSparse(rows: CsrView, l0: Int32Array, l0Offset: number): void {
+    const { ptr, idx, val } = rows;
+    const nnz = ptr[rows.rows];
+    if (this.nnz + nnz > this.indices.length) this.grow(this.nnz + nnz);
+    this.indices.set(idx.subarray(0, nnz), this.nnz);
+    this.values.set(val.subarray(0, nnz), this.nnz);
+    for (let r = 0; r < rows.rows; r++) {
+      l0[l0Offset + r] = ptr[r + 1] - ptr[r];
+      this.rowPtr[++this.row] = this.nnz + ptr[r + 1];
+    }
+    this.nnz += nnz;
+  }
+
+  /** Doubles the capacity until it holds `needed` entries. */
+  private grow(needed = this.nnz + 1): void {
+    let cap = this.indices.length;
+    while (cap < needed) cap *= 2;
     if (cap > 2 ** 31 - 1) throw new InputError("input", "more than 2^31 active latents in one batch; pass fewer rows at a time");
     const i = new Int32Array(cap); i.set(this.indices); this.indices = i;
     const v = new Float32Array(cap); v.set(this.values); this.values = v;
@@ -114,51 +133,38 @@ export function denseFromCsr(latents: CsrRows, d_sae: number, r0: number, m: num
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding sparse rows
 
-let blasThreads: number | undefined;
-const ONE = Float32Array.of(1);
-
-/** OpenBLAS when the active backend is wasm-blas (the backend that already sends its matmuls there), else undefined. */
-function sparseBlas(): { blas: NativeBlas; threads: number } | undefined {
-  if (backendInfo().name !== "wasm-blas") return undefined;
-  const { blas } = loadNativeBlas();
-  if (!blas) return undefined;
-  blasThreads ??= Math.max(1, blas.config().threads);
-  return { blas, threads: blasThreads };
+let parallelism: number | undefined;
+/** Threads the backend's matmul runs on (OpenBLAS's own count on wasm-blas; tfjs-wasm runs one thread in Node). */
+function matmulThreads(): number {
+  const name = backendInfo().name;
+  if (name === "wasm-blas") return (parallelism ??= Math.max(1, loadNativeBlas().blas?.config().threads ?? 1));
+  if (name === "tensorflow") return os.cpus().length;
+  return 1;
 }
 
 /**
- * Whether adding active rows beats the dense matmul for `nnz` active latents in `m` rows. The sparse path runs one
- * BLAS axpy per active latent on one thread (~1.5 G multiply-adds/s measured); the matmul does m·d_sae·d_in work at
- * roughly 40–90 G/s per BLAS thread, so the crossover density is about 1 / (32 · threads).
+ * Whether adding active rows beats the dense matmul for `nnz` active latents in `m` rows. The SIMD sparse path adds
+ * ~1.4 G multiply-adds/s (one thread, d_in 128; more for wider rows); the matmul does m·d_sae·d_in work at roughly
+ * 40–70 G/s per BLAS thread, so the crossover density is about 1 / (32 · threads). (tfjs's pure-JS cpu matmul is far
+ * slower than that, so there the sparse path wins at any density that matters.)
  */
-function preferSparse(nnz: number, m: number, d_sae: number, threads: number): boolean {
-  return nnz * 32 * threads < m * d_sae;
+function preferSparse(nnz: number, m: number, d_sae: number): boolean {
+  if (backendInfo().name === "cpu") return nnz < m * d_sae;
+  return nnz * 32 * matmulThreads() < m * d_sae;
 }
 
 /**
- * x̂ for CSR rows [r0, r0 + m) into `out` [m, d_in] (host). `denseF`, when given, is the same rows as a dense tensor
- * already on the backend (forward has it), saving the rebuild if the dense path is taken; it is not disposed here.
+ * x̂ for CSR rows [r0, r0 + m) into `out` [m, d_in] (host). `pass` holds the decoder for the sparse path (null when it
+ * did not fit: then the matmul runs). `denseF`, when given, is the same rows as a dense tensor already on the backend
+ * (the tfjs encode path has it), saving the rebuild if the dense path is taken; it is not disposed here.
  */
-export function decodeRows(sae: Sae, csr: CsrRows, r0: number, m: number, out: Float32Array, path: DecodePath = "auto", denseF?: tf.Tensor2D): void {
-  const d = sae.d_in;
+export function decodeRows(sae: Sae, csr: CsrRows, r0: number, m: number, out: Float32Array, path: DecodePath = "auto",
+  pass: KernelPass | null, denseF?: tf.Tensor2D): void {
   const nnz = csr.rowPtr[r0 + m] - csr.rowPtr[r0];
-  const native = path === "dense" ? undefined : sparseBlas();
-  if (native && (path === "sparse" || preferSparse(nnz, m, sae.d_sae, native.threads))) {
-    const bias = sae.b_dec.dataSync() as Float32Array;
-    const W = wasmHeapView(sae.W_dec); // after the read above: nothing allocates on the backend from here on
-    if (W) {
-      const { rowPtr, indices, values } = csr;
-      for (let r = 0; r < m; r++) {
-        const o = out.subarray(r * d, (r + 1) * d);
-        o.set(bias);
-        for (let p = rowPtr[r0 + r]; p < rowPtr[r0 + r + 1]; p++) {
-          const j = indices[p] * d;
-          // o += v · W_dec[j] as a 1×1·1×d product (the bridge exposes gemm only).
-          native.blas.sgemm(false, false, 1, d, 1, values[p], ONE, 1, W.subarray(j, j + d), d, 1, o, d);
-        }
-      }
-      return;
-    }
+  if (pass?.canDecode && path !== "dense" && (path === "sparse" || preferSparse(nnz, m, sae.d_sae))) {
+    // rowPtr from r0 on indexes the same indices/values arrays, so the chunk is a view, not a copy.
+    pass.decodeRows({ rows: m, ptr: csr.rowPtr.subarray(r0, r0 + m + 1), idx: csr.indices, val: csr.values }, out);
+    return;
   }
   const f = denseF ?? denseFromCsr(csr, sae.d_sae, r0, m);
   const recon = decodeDense(sae, f);

@@ -61,21 +61,18 @@ export async function evaluateSae(sae: SaeWeights, data: TrainingData, options: 
   const product = encoderProduct();
 
   const chunkRows = chunkRowsFor(batch, n);
-  const bytes = KernelArena.bytesFor([n * d, n * d, n, d, n, n, batch * d, batch * d, batch * d, chunkRows * n, n, n]);
+  const bytes = KernelArena.bytesFor([n * d, n * d, n, d, n, batch * d, batch * d, batch * d, chunkRows * n, n, n]);
   if (bytes > MAX_ARENA_BYTES) throw new InputError("evaluateSae", `d_sae=${n}, d_in=${d} need ${(bytes / 2 ** 30).toFixed(2)} GiB of kernel memory; lower batchSize`);
   const arena = new KernelArena(bytes);
   const WencT = arena.floats(n * d), Wdec = arena.floats(n * d), benc = arena.floats(n), bdec = arena.floats(d);
-  const threshold = arena.floats(n), shifted = arena.floats(n);
+  const above = arena.floats(n);
   const x = arena.floats(batch * d), xc = arena.floats(batch * d), xhat = arena.floats(batch * d), pre = arena.floats(chunkRows * n);
   const scratch = new RowScratch(arena, n);
   for (let t = 0; t < d; t++) for (let j = 0; j < n; j++) WencT[j * d + t] = sae.W_enc[t * n + j];
   Wdec.set(sae.W_dec);
   benc.set(sae.b_enc);
   bdec.set(sae.b_dec);
-  if (sae.threshold) {
-    threshold.set(sae.threshold);
-    for (let j = 0; j < n; j++) shifted[j] = benc[j] - threshold[j];
-  }
+  if (sae.threshold) for (let j = 0; j < n; j++) above[j] = Math.max(sae.threshold[j], 0);
 
   // Centred sums of squares are accumulated around a shift (the first batch's mean) to avoid cancellation.
   const shift = new Float64Array(d), sum = new Float64Array(d), sumSq = new Float64Array(d), fired = new Uint8Array(n);
@@ -92,7 +89,7 @@ export async function evaluateSae(sae: SaeWeights, data: TrainingData, options: 
     const acts = new SparseActs(rows, rows * Math.min(sae.architecture === "topk" ? sae.k : 64, n));
     forEachPreChunk(product, xc, WencT, pre, rows, n, d, (r0, count) => {
       if (sae.architecture === "topk") selectTopK(arena.k, scratch, pre, benc, count, n, sae.k, acts, r0);
-      else selectAboveThreshold(arena.k, scratch, pre, benc, threshold, shifted, count, n, acts, r0);
+      else selectAboveThreshold(arena.k, scratch, pre, benc, above, count, n, acts, r0);
     });
     decode(arena.k, acts, Wdec, bdec, xhat, d);
     for (let i = 0; i < rows * d; i++) {

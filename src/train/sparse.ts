@@ -3,8 +3,16 @@
 // Dense arrays are views into a KernelArena; the kernels take their byte offsets.
 import type { KernelArena, Kernels } from "./kernels";
 
+/** Rows of active latents: row b holds latents idx[ptr[b] … ptr[b+1]) with values val[…]. */
+export interface CsrView {
+  readonly rows: number;
+  readonly ptr: Int32Array;
+  readonly idx: Int32Array;
+  readonly val: Float32Array;
+}
+
 /** Active latents in compressed-row form: row b holds latents idx[ptr[b] … ptr[b+1]) with values val[…] (all > 0). */
-export class SparseActs {
+export class SparseActs implements CsrView {
   ptr: Int32Array;
   idx: Int32Array;
   val: Float32Array;
@@ -30,13 +38,16 @@ export class SparseActs {
   }
 }
 
-/** Scratch arrays in the kernel arena for one row's candidate entries (n of each). */
+/** Scratch arrays in the kernel arena for one row's candidate entries (n of each), and a host work copy of the values. */
 export class RowScratch {
   readonly idx: Int32Array;
   readonly val: Float32Array;
+  /** For order statistics of the candidates (kthLargest reorders its input). */
+  readonly work: Float32Array;
   constructor(arena: KernelArena, readonly n: number) {
     this.idx = arena.ints(n);
     this.val = arena.floats(n);
+    this.work = new Float32Array(n);
   }
 }
 
@@ -58,20 +69,35 @@ function collectRow(K: Kernels, s: RowScratch, pre: Float32Array, bias: Float32A
   return c;
 }
 
+/** Like collectRow, with a threshold per entry: collects the entries with pre + bias > above[j]. */
+function collectRowAboveEach(K: Kernels, s: RowScratch, pre: Float32Array, bias: Float32Array, above: Float32Array, row: number, n: number): number {
+  const n4 = n & ~3;
+  let c = K.collectAboveEach(pre.byteOffset + 4 * row * n, bias.byteOffset, above.byteOffset, n4, s.idx.byteOffset, s.val.byteOffset, n);
+  for (let j = n4; j < n; j++) {
+    const v = Math.fround(pre[row * n + j] + bias[j]);
+    if (v > above[j]) {
+      s.idx[c] = j;
+      s.val[c] = v;
+      c++;
+    }
+  }
+  return c;
+}
+
 const SAMPLE = 256;
 
 /**
- * A cut-off that about 4k entries of the row exceed, from a strided sample of SAMPLE entries (0 when k is too large
- * a share of the row for sampling to help). It only has to be cheap: selectTopK rescans at 0 when it lets fewer than
- * k entries through.
+ * A cut-off that about 4k entries of the row exceed, from the row's first SAMPLE entries (0 when k is too large a
+ * share of the row for sampling to help). It only has to be cheap: selectTopK rescans at 0 when it lets fewer than
+ * k entries through. The sample is contiguous because latent order carries no meaning (any fixed subset of latents
+ * is as good as another), and a strided sample costs a cache miss per entry on rows that are not in cache.
  */
 function sampledCutoff(pre: Float32Array, bias: Float32Array, row: number, n: number, k: number, top: Float64Array): number {
   const m = Math.min(n, SAMPLE);
   const r = Math.ceil((4 * k * m) / n);
   if (r >= m || r > top.length) return 0;
   let filled = 0; // top[0 … filled) holds the largest sampled values, descending
-  for (let s = 0; s < m; s++) {
-    const j = Math.floor((s * n) / m);
+  for (let j = 0; j < m; j++) {
     const v = pre[row * n + j] + bias[j];
     if (filled === r && !(v > top[r - 1])) continue;
     let pos = filled < r ? filled++ : r - 1;
@@ -88,11 +114,12 @@ function sampledCutoff(pre: Float32Array, bias: Float32Array, row: number, n: nu
  * Per row, the k largest entries of relu(pre + bias) (entries that are not > 0 never count), written as rows
  * rowStart … rowStart+rows−1 of `out` (rows before rowStart must already be filled). `pre` is [rows, n];
  * a bias of −Infinity excludes a latent (AuxK uses that to restrict the choice to dead latents).
- * Ties keep the lower latent index. Within a row, entries are in no particular order.
+ * Ties keep the lower latent index, so a row keeps exactly min(k, #positive) entries; within a row they are in
+ * ascending latent order.
  */
 export function selectTopK(K: Kernels, scratch: RowScratch, pre: Float32Array, bias: Float32Array, rows: number, n: number,
   k: number, out: SparseActs, rowStart: number): void {
-  const heapVal = new Float64Array(k), heapIdx = new Int32Array(k), top = new Float64Array(32);
+  const top = new Float64Array(32);
   let nnz = out.ptr[rowStart];
   out.reserve(nnz + rows * k, nnz);
   const { idx, val } = out;
@@ -108,42 +135,24 @@ export function selectTopK(K: Kernels, scratch: RowScratch, pre: Float32Array, b
       nnz += c;
       continue;
     }
-    // The k largest candidates: a min-heap of size k over the candidates in index order (strict > keeps the
-    // lower index on ties).
-    for (let s = 0; s < k; s++) {
-      heapVal[s] = cVal[s];
-      heapIdx[s] = cIdx[s];
-    }
-    for (let s = (k >> 1) - 1; s >= 0; s--) siftDown(heapVal, heapIdx, k, s);
-    for (let q = k; q < c; q++) {
+    // The k-th largest candidate value (quickselect on a copy); keep every candidate above it and, of those equal to
+    // it, the lowest latents up to k in all. One pass over the candidates (in index order) writes them in that order.
+    const work = scratch.work.subarray(0, c);
+    work.set(cVal.subarray(0, c));
+    const least = kthLargest(work, k);
+    let ties = k;
+    for (let q = 0; q < c; q++) if (cVal[q] > least) ties--;
+    for (let q = 0; q < c; q++) {
       const v = cVal[q];
-      if (v > heapVal[0]) {
-        heapVal[0] = v;
-        heapIdx[0] = cIdx[q];
-        siftDown(heapVal, heapIdx, k, 0);
+      if (v > least || (v === least && ties > 0)) {
+        if (v === least) ties--;
+        idx[nnz] = cIdx[q];
+        val[nnz] = v;
+        nnz++;
       }
     }
-    idx.set(heapIdx, nnz);
-    for (let s = 0; s < k; s++) val[nnz + s] = heapVal[s];
-    nnz += k;
   }
   out.ptr[rowStart + rows] = nnz;
-}
-
-/** Restores the min-heap property below position `pos` (ties: the larger index sinks, so it is evicted first). */
-function siftDown(hv: Float64Array, hi: Int32Array, size: number, pos: number): void {
-  const v = hv[pos], j = hi[pos];
-  for (;;) {
-    let c = 2 * pos + 1;
-    if (c >= size) break;
-    if (c + 1 < size && (hv[c + 1] < hv[c] || (hv[c + 1] === hv[c] && hi[c + 1] > hi[c]))) c++;
-    if (hv[c] > v || (hv[c] === v && hi[c] < j)) break;
-    hv[pos] = hv[c];
-    hi[pos] = hi[c];
-    pos = c;
-  }
-  hv[pos] = v;
-  hi[pos] = j;
 }
 
 /**
@@ -248,7 +257,7 @@ export function kthLargest(a: Float32Array, k: number): number {
 }
 
 /** out[b] = bias + Σ val·W[idx] over row b's active latents (bias null: no bias). W is [n, d], out is [rows, d]. */
-export function decode(K: Kernels, acts: SparseActs, W: Float32Array, bias: Float32Array | null, out: Float32Array, d: number): void {
+export function decode(K: Kernels, acts: CsrView, W: Float32Array, bias: Float32Array | null, out: Float32Array, d: number): void {
   const rowBytes = 4 * d;
   const { ptr, idx, val } = acts;
   for (let b = 0; b < acts.rows; b++) {
@@ -284,26 +293,20 @@ export function backwardActive(K: Kernels, acts: SparseActs, g: Float32Array, xc
 }
 
 /**
- * JumpReLU selection: every entry with pre + bias > threshold (per latent) and > 0, written as rows
- * rowStart … rowStart+rows−1 of `out`. `shifted` must hold bias − threshold: the kernel lets through the entries with
- * pre + shifted > 0, and the exact test is redone on those.
+ * ReLU and JumpReLU selection: every entry with pre + bias > above[j] (float32 sum, exact comparison), written in
+ * latent order as rows rowStart … rowStart+rows−1 of `out`. Pass above = max(θ, 0) for JumpReLU
+ * (relu(v)·1[v > θ] = v·1[v > max(θ, 0)]) and zeros for ReLU.
  */
-export function selectAboveThreshold(K: Kernels, scratch: RowScratch, pre: Float32Array, bias: Float32Array, threshold: Float32Array,
-  shifted: Float32Array, rows: number, n: number, out: SparseActs, rowStart: number): void {
+export function selectAboveThreshold(K: Kernels, scratch: RowScratch, pre: Float32Array, bias: Float32Array, above: Float32Array,
+  rows: number, n: number, out: SparseActs, rowStart: number): void {
   let nnz = out.ptr[rowStart];
   for (let b = 0; b < rows; b++) {
     out.ptr[rowStart + b] = nnz;
-    const c = collectRow(K, scratch, pre, shifted, b, n, 0);
+    const c = collectRowAboveEach(K, scratch, pre, bias, above, b, n);
     out.reserve(nnz + c, nnz);
-    for (let q = 0; q < c; q++) {
-      const j = scratch.idx[q];
-      const v = Math.fround(pre[b * n + j] + bias[j]);
-      if (v > threshold[j] && v > 0) {
-        out.idx[nnz] = j;
-        out.val[nnz] = v;
-        nnz++;
-      }
-    }
+    out.idx.set(scratch.idx.subarray(0, c), nnz);
+    out.val.set(scratch.val.subarray(0, c), nnz);
+    nnz += c;
   }
   out.ptr[rowStart + rows] = nnz;
 }

@@ -28,7 +28,7 @@ for (const backend of availableBackends()) {
     const x = normals(37 * 12, 7);
     const whole = sae.forward(x, { chunkRows: 37 });
     const variants: ForwardOptions[] = [{ chunkRows: 1 }, { chunkRows: 5 }, { chunkRows: 36 }, { memoryBudgetBytes: 4 * 4 * 40 * 3 }, {},
-      // Both decode paths (the sparse one exists on wasm-blas; elsewhere "sparse" falls back to the matmul).
+      // Both decode paths (SIMD adds of the active decoder rows, and the matmul) on every backend.
       { decodePath: "sparse" }, { decodePath: "sparse", chunkRows: 5 }, { decodePath: "dense", chunkRows: 3 }, { decodePath: "sparse", latents: false }];
     for (const options of variants) {
       // BLAS may round differently for different row counts, so values agree to float32 accuracy, not bitwise.

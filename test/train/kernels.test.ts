@@ -63,6 +63,35 @@ test("collectAbove returns every entry of p + q above the threshold, in order, a
   assert.deepEqual(Array.from(idx.subarray(0, c)), [0, 1, 2]);
 });
 
+test("collectAboveEach compares each entry of p + q with its own threshold, exactly, in order", () => {
+  const A = arena();
+  const n = 256;
+  const p = A.floats(n), q = A.floats(n), t = A.floats(n), idx = A.ints(n), val = A.floats(n);
+  p.set(normals(n, 15)); q.set(normals(n, 16)); t.set(normals(n, 17).map((v) => 0.5 * v));
+  for (let i = 0; i < n; i += 9) t[i] = Math.fround(p[i] + q[i]); // on the threshold: not above it
+  const expected: [number, number][] = [];
+  for (let i = 0; i < n; i++) if (Math.fround(p[i] + q[i]) > t[i]) expected.push([i, Math.fround(p[i] + q[i])]);
+  assert.ok(expected.length > 20 && expected.length < n - 20);
+  const c = A.k.collectAboveEach(p.byteOffset, q.byteOffset, t.byteOffset, n, idx.byteOffset, val.byteOffset, n);
+  assert.deepEqual(Array.from(idx.subarray(0, c)), expected.map(([i]) => i));
+  assert.deepEqual(Array.from(val.subarray(0, c)), expected.map(([, v]) => v));
+  assert.equal(A.k.collectAboveEach(p.byteOffset, q.byteOffset, t.byteOffset, n, idx.byteOffset, val.byteOffset, 5), 5, "stops at cap");
+  assert.equal(A.k.collectAboveEach(p.byteOffset, q.byteOffset, t.byteOffset, 0, idx.byteOffset, val.byteOffset, n), 0);
+});
+
+test("reset hands the arena out again, zeroed", () => {
+  const A = new KernelArena(KernelArena.bytesFor([8, 8]));
+  const a = A.floats(8);
+  a.fill(3);
+  A.ints(8).fill(-1);
+  assert.throws(() => A.floats(1), /overflow/);
+  A.reset();
+  const b = A.floats(8), c = A.ints(8);
+  assert.equal(b.byteOffset, a.byteOffset);
+  assert.deepEqual(Array.from(b), Array(8).fill(0));
+  assert.deepEqual(Array.from(c), Array(8).fill(0));
+});
+
 test("adam matches torch's update formula elementwise", () => {
   const n = 20;
   const A = arena();

@@ -36,7 +36,10 @@ test("selectTopK keeps each row's k largest positive entries (ties: lower latent
     for (let j = 0; j < n; j++) pre[(rows - 1) * n + j] = (j % 2 === 1 && j < 2 * (k - 1) ? 1 : -1) * (1 + u()) - bias[j];
     const out = new SparseActs(rows, 1);
     selectTopK(K, scratch, pre, bias, rows, n, k, out, 0);
-    for (let b = 0; b < rows; b++) assert.deepEqual(rowEntries(out, b), refRow(pre, bias, b, n, k), `rows=${rows} n=${n} k=${k} row ${b}`);
+    for (let b = 0; b < rows; b++) {
+      assert.deepEqual(rowEntries(out, b), refRow(pre, bias, b, n, k), `rows=${rows} n=${n} k=${k} row ${b}`);
+      for (let p = out.ptr[b] + 1; p < out.ptr[b + 1]; p++) assert.ok(out.idx[p] > out.idx[p - 1], `row ${b} is in latent order`);
+    }
     assert.ok(out.ptr[rows] - out.ptr[rows - 1] < k, "the last row has fewer than k positive entries");
   }
 });
@@ -100,27 +103,49 @@ test("BatchTopK keeps every positive entry when there are fewer than k·rows", (
   assert.equal(sel.lastCutoff, 0.5);
 });
 
-test("selectAboveThreshold keeps entries above each latent's threshold (JumpReLU)", () => {
+test("selectAboveThreshold keeps entries above each latent's threshold (JumpReLU), exactly at the boundary", () => {
   const rows = 5, n = 23;
   const { arena, pre, bias, scratch, K } = setup(rows, n);
-  const threshold = arena.floats(n), shifted = arena.floats(n);
+  const threshold = arena.floats(n), above = arena.floats(n);
   pre.set(normals(rows * n, 17));
   bias.set(normals(n, 18).map((v) => 0.2 * v));
   for (let j = 0; j < n; j++) {
     threshold[j] = j % 4 === 0 ? -0.5 : 0.3 + 0.05 * j;
-    shifted[j] = bias[j] - threshold[j];
+    above[j] = Math.max(threshold[j], 0);
+  }
+  // Entries whose float32 pre + bias lands exactly on the threshold (never kept) and one float32 step above it (kept),
+  // in the SIMD part of the row and in its scalar tail.
+  for (const j of [1, 2, 21, 22]) {
+    bias[j] = 0.125;
+    pre[j] = Math.fround(threshold[j] - 0.125);
+    pre[n + j] = pre[j];
+    while (Math.fround(pre[n + j] + bias[j]) <= threshold[j]) pre[n + j] = nextUp(pre[n + j]);
   }
   const out = new SparseActs(rows, 1);
-  selectAboveThreshold(K, scratch, pre, bias, threshold, shifted, rows, n, out, 0);
+  selectAboveThreshold(K, scratch, pre, bias, above, rows, n, out, 0);
   for (let b = 0; b < rows; b++) {
     const want: [number, number][] = [];
     for (let j = 0; j < n; j++) {
       const v = Math.fround(pre[b * n + j] + bias[j]);
       if (v > threshold[j] && v > 0) want.push([j, v]);
     }
-    assert.deepEqual(rowEntries(out, b), want.sort((x, y) => y[1] - x[1] || x[0] - y[0]));
+    const got: [number, number][] = [];
+    for (let p = out.ptr[b]; p < out.ptr[b + 1]; p++) got.push([out.idx[p], out.val[p]]);
+    assert.deepEqual(got, want, `row ${b}, in latent order`);
+  }
+  for (const j of [1, 2, 21, 22]) {
+    assert.equal(Math.fround(pre[j] + bias[j]), threshold[j]);
+    const row1 = Array.from(out.idx.subarray(out.ptr[1], out.ptr[2]));
+    assert.ok(!Array.from(out.idx.subarray(out.ptr[0], out.ptr[1])).includes(j) && row1.includes(j), `latent ${j} at and above θ`);
   }
 });
+
+/** The next float32 above x (x > 0). */
+function nextUp(x: number): number {
+  const f = Float32Array.of(x), i = new Int32Array(f.buffer);
+  i[0]++;
+  return f[0];
+}
 
 test("kthLargest finds order statistics", () => {
   const vals = normals(1001, 23);
