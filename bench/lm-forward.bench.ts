@@ -1,6 +1,8 @@
 // Language-model forward throughput (tokens/s, per-token loss included) on a batch of 8×256 tokens: stories260K
-// (when ../shared is present) and a random model of the default-model shape, next to an independent numpy forward of
-// the same files and tokens in the same run. The mean losses of both sides are printed as a correctness check.
+// (when ../shared is present), the project's default model and a wider random model, next to an independent numpy
+// forward of the same files and tokens in the same run. The mean losses of both sides are printed as a correctness
+// check. Both sides do the same projections; in attention numpy computes the full T×T scores and masks them (the plain
+// vectorised way), while ours (src/lm/ops.ts on wasm-blas) skips most of the masked upper triangle.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";

@@ -1,17 +1,14 @@
 // The batched Llama forward pass (llama2.c semantics) in TensorFlow.js, with named hooks, splices and per-token loss.
-// Layout choices for speed on wasm-blas: all activations stay [B·T, d] rows so every projection is one plain matmul
-// x·W on pre-transposed weights; RoPE is x⊙C + (x·R)⊙S with R the fixed pair-rotation matrix folded into the weights
-// (no slicing), 1/√head_size is folded into q's tables, and grouped-query attention groups the query heads of a kv head
-// into one matmul instead of repeating keys and values. Everything is differentiable on wasm (no tf.gather gradient).
+// Layout choices for speed: all activations stay [B·T, d] rows, so every projection is one plain matmul x·W on
+// pre-transposed weights and hooks, splices and the fused pieces of src/lm/ops.ts (RMSNorm, attention with RoPE,
+// SwiGLU, cross-entropy; native kernels on wasm-blas) all work on rows. Everything is differentiable on every backend.
 import { matMul, tf } from "../backend/index";
 import { InputError } from "../errors";
-import { headSize, kvDim, LlamaConfig, LlamaWeights } from "./checkpoint";
+import { kvDim, LlamaConfig, LlamaWeights } from "./checkpoint";
 import { applySplice, gatherRows, HookName, HookPoint, hookName, parseHookName, Splice } from "./hooks";
+import { attentionGeometry, crossEntropyRows, KvCache, rmsNorm, selfAttention, swiglu } from "./ops";
 
-const RMS_EPS = 1e-5;
-const ROPE_THETA = 10000;
-/** Added to scores of future positions: exp underflows to exactly 0 and, unlike -Infinity, never makes a NaN. */
-const MASKED = -1e9;
+export type { KvCache } from "./ops";
 
 export interface LayerParams {
   rmsAtt: tf.Tensor1D;
@@ -124,48 +121,7 @@ export function disposeParams(p: LlamaParams): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Pieces of the forward pass
-
-function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D): tf.Tensor2D {
-  const ms = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, RMS_EPS))), weight) as tf.Tensor2D;
-}
-
-/** R with (x·R)[2j] = -x[2j+1], (x·R)[2j+1] = x[2j]: the rotation partner of each RoPE pair (exact: entries ±1, 0). */
-function pairRotation(n: number): tf.Tensor2D {
-  const r = new Float32Array(n * n);
-  for (let j = 0; j < n; j += 2) {
-    r[(j + 1) * n + j] = -1;
-    r[j * n + j + 1] = 1;
-  }
-  return tf.tensor2d(r, [n, n]);
-}
-
-/**
- * cos and sin tables [T, width] for positions start..start+T-1: column c of head-major q/k uses
- * freq = θ^(-(c mod head_size rounded down to even)/head_size), computed in float64 and then cast.
- */
-function ropeTables(start: number, T: number, width: number, hs: number, scale: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
-  const cos = new Float32Array(T * width), sin = new Float32Array(T * width);
-  for (let c = 0; c < width; c += 2) {
-    const freq = Math.pow(ROPE_THETA, -(c % hs) / hs);
-    for (let t = 0; t < T; t++) {
-      const a = (start + t) * freq;
-      const cv = Math.cos(a) * scale, sv = Math.sin(a) * scale;
-      cos[t * width + c] = cv; cos[t * width + c + 1] = cv;
-      sin[t * width + c] = sv; sin[t * width + c + 1] = sv;
-    }
-  }
-  return { cos: tf.tensor2d(cos, [T, width]), sin: tf.tensor2d(sin, [T, width]) };
-}
-
-/** Keys and values of earlier positions, per layer, for incremental decoding (generate). */
-export interface KvCache {
-  /** Positions already cached. */
-  length: number;
-  /** Per layer: keys transposed [B, nKvHeads, headSize, length] and values [B, nKvHeads, length, headSize]. */
-  layers: { keysT: tf.Tensor4D; values: tf.Tensor4D }[];
-}
+// KV cache
 
 export function emptyKvCache(): KvCache {
   return { length: 0, layers: [] };
@@ -175,62 +131,6 @@ export function disposeKvCache(cache: KvCache): void {
   for (const l of cache.layers) tf.dispose([l.keysT, l.values]);
   cache.layers = [];
   cache.length = 0;
-}
-
-/** Causal mask [T, S] for T queries at positions start.. over S = start + T keys. */
-function causalMask(start: number, T: number): tf.Tensor2D {
-  const S = start + T;
-  const m = new Float32Array(T * S);
-  for (let i = 0; i < T; i++) m.fill(MASKED, i * S + start + i + 1, (i + 1) * S);
-  return tf.tensor2d(m, [T, S]);
-}
-
-interface Shapes { B: number; T: number; c: LlamaConfig }
-
-/** Multi-head grouped-query attention; q, k, v are rotated rows [B·T, ·]; returns [B·T, dim] before wo. */
-function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, s: Shapes, mask: tf.Tensor2D | null,
-  cache: KvCache | undefined, layer: number): tf.Tensor2D {
-  const { B, T, c } = s;
-  const hs = headSize(c), kvh = c.nKvHeads, g = c.nHeads / kvh;
-  // Query head h = kvHead·g + group, so [B, T, kvh, g, hs] → [B, kvh, g, T, hs] puts a kv head's queries together.
-  const qh = tf.transpose(q.reshape([B, T, kvh, g, hs]), [0, 2, 3, 1, 4]).reshape([B * kvh, g * T, hs]) as tf.Tensor3D;
-  let keysT = tf.transpose(k.reshape([B, T, kvh, hs]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, kvh, hs, T]
-  let values = tf.transpose(v.reshape([B, T, kvh, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, kvh, T, hs]
-  if (cache) {
-    const past = cache.layers[layer];
-    if (past) {
-      keysT = tf.concat([past.keysT, keysT], 3);
-      values = tf.concat([past.values, values], 2);
-      tf.dispose([past.keysT, past.values]);
-    }
-    cache.layers[layer] = { keysT: tf.keep(keysT), values: tf.keep(values) };
-  }
-  const S = keysT.shape[3];
-  let scores: tf.Tensor = matMul(qh, keysT.reshape([B * kvh, hs, S]) as tf.Tensor3D); // [B·kvh, g·T, S]
-  if (mask) scores = tf.add(scores.reshape([B * kvh, g, T, S]), mask);
-  const att = tf.softmax(scores).reshape([B * kvh, g * T, S]) as tf.Tensor3D;
-  const out = matMul(att, values.reshape([B * kvh, S, hs]) as tf.Tensor3D); // [B·kvh, g·T, hs]
-  return tf.transpose(out.reshape([B, kvh, g, T, hs]), [0, 3, 1, 2, 4]).reshape([B * T, c.dim]) as tf.Tensor2D;
-}
-
-/** Per-row cross-entropy lse(logits) - logits[target], with the closed-form gradient softmax - onehot. */
-function crossEntropyRows(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
-  const [M, V] = logits.shape;
-  const pick = tf.tensor2d(Int32Array.from({ length: 2 * M }, (_, i) => (i & 1 ? targets[i >> 1] : i >> 1)), [M, 2], "int32");
-  const f = tf.customGrad(((z0: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    const z = tf.sub(z0, tf.max(z0, -1, true)) as tf.Tensor2D;
-    const lse = tf.log(tf.sum(tf.exp(z), -1)) as tf.Tensor1D;
-    save([z, lse]);
-    return {
-      value: tf.sub(lse, tf.gatherND(z, pick)),
-      gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
-        const [zs, lses] = saved;
-        const p = tf.exp(tf.sub(zs, lses.reshape([M, 1])));
-        return tf.mul(tf.sub(p, tf.oneHot(tf.tensor1d(targets, "int32"), V)), dy.reshape([M, 1]));
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(logits) as tf.Tensor1D;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -323,28 +223,18 @@ export function forwardTensors(p: LlamaParams, tokens: TokenBatch, options: Forw
     return x;
   };
 
-  const d = c.dim, kv = kvDim(c), hs = headSize(c);
-  const ropeQ = ropeTables(start, T, d, hs, 1 / Math.sqrt(hs)); // the score scale rides on q's tables
-  const ropeK = ropeTables(start, T, kv, hs, 1);
-  const rotQ = pairRotation(d), rotK = kv === d ? rotQ : pairRotation(kv);
-  const mask = T > 1 ? causalMask(start, T) : null;
-  const rope = (x: tf.Tensor2D, xr: tf.Tensor2D, t: { cos: tf.Tensor2D; sin: tf.Tensor2D }, width: number) =>
-    tf.add(tf.mul(x.reshape([B, T, width]), t.cos), tf.mul(xr.reshape([B, T, width]), t.sin)).reshape([B * T, width]) as tf.Tensor2D;
-
+  const d = c.dim;
+  const geometry = attentionGeometry(c, B, T, start, cache !== undefined);
   let x = gatherRows(p.embedding, flat);
-  const shapes: Shapes = { B, T, c };
   for (let l = 0; l <= lastLayer; l++) {
     const w = p.layers[l];
     x = hook(l, "hook_resid_pre", x);
     const h = rmsNorm(x, w.rmsAtt);
-    const q = rope(matMul(h, w.wq), matMul(h, matMul(w.wq, rotQ)), ropeQ, d);
-    const k = rope(matMul(h, w.wk), matMul(h, matMul(w.wk, rotK)), ropeK, kv);
-    const v = matMul(h, w.wv);
-    const attnOut = hook(l, "hook_attn_out", matMul(attention(q, k, v, shapes, mask, cache, l), w.wo));
+    const heads = selfAttention(matMul(h, w.wq), matMul(h, w.wk), matMul(h, w.wv), geometry, cache, l);
+    const attnOut = hook(l, "hook_attn_out", matMul(heads, w.wo));
     x = hook(l, "hook_resid_mid", tf.add(x, attnOut) as tf.Tensor2D);
     const h2 = rmsNorm(x, w.rmsFfn);
-    const gate = matMul(h2, w.w1);
-    const mlpOut = hook(l, "hook_mlp_out", matMul(tf.mul(tf.mul(gate, tf.sigmoid(gate)), matMul(h2, w.w3)) as tf.Tensor2D, w.w2));
+    const mlpOut = hook(l, "hook_mlp_out", matMul(swiglu(matMul(h2, w.w1), matMul(h2, w.w3)), w.w2));
     x = hook(l, "hook_resid_post", tf.add(x, mlpOut) as tf.Tensor2D);
   }
   if (cache) cache.length = start + T;
