@@ -39,7 +39,9 @@ export interface WidthScaling {
   widths: number[];
   fvu: number[];
   fvuNonlinear: number[];
-  fit: PowerLawFit;
+  /** The power-law fit; null when fewer than 3 widths share the L0 (`fitProblem` says so). */
+  fit: PowerLawFit | null;
+  fitProblem: string | null;
   /** The decompositions used, one per width. */
   used: SaeDecomposition[];
 }
@@ -52,8 +54,13 @@ export function widthScaling(decomps: SaeDecomposition[], l0?: number, bootstrap
   const used = matched.map((m) => decomps[points.indexOf(m.point)]);
   const widths = used.map((d) => d.sae.width);
   const fvu = used.map((d) => d.result.fvu.value), fvuNonlinear = used.map((d) => d.result.fvuNonlinear.value);
+  // A three-parameter law needs three widths: with fewer (a user's folder), report the measurements without a fit.
+  if (widths.length < 3) {
+    return { l0: target, widths, fvu, fvuNonlinear, fit: null, used,
+      fitProblem: `a power law c + a·W^(−m) needs SAEs of at least 3 widths at one L0; L0 ${target} has ${widths.length} (${widths.join(", ")})` };
+  }
   const fit = fitPowerLaw(widths, fvu, { bootstrap: widths.length >= 4 ? { resamples: bootstrap, seed: 0 } : false });
-  return { l0: target, widths, fvu, fvuNonlinear, fit, used };
+  return { l0: target, widths, fvu, fvuNonlinear, fit, fitProblem: null, used };
 }
 
 function mostSharedL0(points: FamilyPoint[]): number {
@@ -65,11 +72,13 @@ function mostSharedL0(points: FamilyPoint[]): number {
 /** §3.1: FVU falls as a power law in width towards a positive floor, while FVU_nonlinear stays roughly flat. */
 export function widthScalingClaims(ws: WidthScaling): Claim[] {
   const spread = (xs: number[]) => (Math.max(...xs) - Math.min(...xs)) / (xs.reduce((a, b) => a + b, 0) / xs.length);
-  const { c, a, m, r2 } = ws.fit;
+  const law = "At fixed L0, SAE error (fvu) falls with width like a power law c + a·W^(−m) with a positive asymptote";
+  const fitClaim: Claim = ws.fit === null
+    ? { claim: law, measured: `not fitted: ${ws.fitProblem}`, holds: null }
+    : { claim: law, measured: `L0 ${ws.l0}, ${ws.widths.length} widths: c = ${f3(ws.fit.c)}, a = ${ws.fit.a.toPrecision(3)}, m = ${f3(ws.fit.m)}, fit R² = ${f3(ws.fit.r2)}`,
+      holds: ws.fit.a > 0 && ws.fit.m > 0 && ws.fit.c > 0 && ws.fit.r2 > 0.9 };
   return [
-    { claim: "At fixed L0, SAE error (fvu) falls with width like a power law c + a·W^(−m) with a positive asymptote",
-      measured: `L0 ${ws.l0}, ${ws.widths.length} widths: c = ${f3(c)}, a = ${a.toPrecision(3)}, m = ${f3(m)}, fit R² = ${f3(r2)}`,
-      holds: ws.widths.length >= 3 ? a > 0 && m > 0 && c > 0 && r2 > 0.9 : null },
+    fitClaim,
     { claim: "fvu_nonlinear stays roughly flat across widths while fvu falls",
       measured: `relative spread across widths: fvu_nonlinear ${f3(spread(ws.fvuNonlinear))} vs fvu ${f3(spread(ws.fvu))}`,
       holds: ws.widths.length >= 3 ? spread(ws.fvuNonlinear) < 0.5 * spread(ws.fvu) : null },

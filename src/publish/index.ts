@@ -1,4 +1,4 @@
-export { executeNotebook, exportHtml, notebookProblems, jupyterProblem, jupyterEnv, KERNEL_NAME } from "./jupyter";
+export { executeNotebook, exportHtml, withParameters, notebookProblems, jupyterProblem, jupyterEnv, KERNEL_NAME } from "./jupyter";
 export type { ExecuteOptions } from "./jupyter";
 export { renderHtml, findChromium } from "./browser";
 export type { RenderReport } from "./browser";

@@ -48,6 +48,26 @@ export interface ExecuteOptions {
   cellTimeoutS?: number;
   /** Whole-notebook timeout in seconds. */
   timeoutS?: number;
+  /**
+   * Values for the notebook's parameter cell (the cell tagged "parameters", which defines `const params`): set by a
+   * cell inserted after it, as papermill does, so the executed notebook shows what was changed.
+   */
+  parameters?: Record<string, string | number | boolean | null>;
+}
+
+interface NotebookCell { cell_type: string; id?: string; metadata?: { tags?: string[] }; source: string | string[]; outputs?: unknown[]; execution_count?: number | null }
+
+/** A copy of the notebook with a cell after its parameter cell that assigns `values` to `params`. */
+export function withParameters(notebook: string, values: Record<string, unknown>, target: string): string {
+  const nb = JSON.parse(fs.readFileSync(notebook, "utf8")) as { cells: NotebookCell[] };
+  const at = nb.cells.findIndex((c) => c.cell_type === "code" && (c.metadata?.tags ?? []).includes("parameters"));
+  if (at < 0) throw new InputError(notebook, "has no cell tagged \"parameters\"");
+  nb.cells.splice(at + 1, 0, {
+    cell_type: "code", id: "injected-parameters", metadata: { tags: ["injected-parameters"] }, execution_count: null, outputs: [],
+    source: `// Injected parameters\nObject.assign(params, ${JSON.stringify(values, null, 1)});`,
+  });
+  fs.writeFileSync(target, JSON.stringify(nb, null, 1) + "\n");
+  return target;
 }
 
 /** Executes a notebook through the project kernel into outDir (same file name); throws with the failing cell's error. */
@@ -59,11 +79,12 @@ export async function executeNotebook(notebook: string, outDir: string, opts: Ex
   const name = path.basename(notebook);
   const tmpName = `.${name}.${process.pid}.tmp.ipynb`;
   const tmpPath = path.join(outDir, tmpName);
+  const input = opts.parameters ? withParameters(notebook, opts.parameters, path.join(outDir, `.${name}.${process.pid}.input.ipynb`)) : notebook;
   try {
     // --allow-errors: the notebook is written even when a cell fails, so the real message (tslab puts it on the
     // cell's stderr; nbconvert's own summary shows only "<Error>:") can be reported below.
     await runJupyter(["nbconvert", "--to", "notebook", "--execute", "--allow-errors", `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
-      `--ExecutePreprocessor.timeout=${opts.cellTimeoutS ?? 900}`, "--output-dir", outDir, "--output", tmpName, notebook],
+      `--ExecutePreprocessor.timeout=${opts.cellTimeoutS ?? 900}`, "--output-dir", outDir, "--output", tmpName, input],
       jupyterEnv(opts.env), (opts.timeoutS ?? 3600) * 1000);
     const problems = notebookProblems(tmpPath);
     if (problems.length) throw new Error(`${name}: ${problems.join("\n")}`);
@@ -72,6 +93,7 @@ export async function executeNotebook(notebook: string, outDir: string, opts: Ex
     return target;
   } finally {
     fs.rmSync(tmpPath, { force: true });
+    if (input !== notebook) fs.rmSync(input, { force: true });
   }
 }
 

@@ -21,9 +21,20 @@ test("widthScaling matches widths at one L0 and recovers the planted power law; 
   const ws = widthScaling(decomps);
   assert.equal(ws.l0, 16);
   assert.deepEqual(ws.widths, widths);
-  assert.ok(Math.abs(ws.fit.c - 0.05) < 1e-4 && Math.abs(ws.fit.m - 0.5) < 1e-3, `fit ${ws.fit.c} ${ws.fit.a} ${ws.fit.m}`);
+  const fit = ws.fit!;
+  assert.ok(Math.abs(fit.c - 0.05) < 1e-4 && Math.abs(fit.m - 0.5) < 1e-3, `fit ${fit.c} ${fit.a} ${fit.m}`);
   const claims = widthScalingClaims(ws);
   assert.deepEqual(claims.map((c) => c.holds), [true, true]);
+});
+
+test("with fewer than 3 widths there is no fit, and the power-law claim is undecided with the reason", () => {
+  const ws = widthScaling([decomp(128, 16, 0.3, 0.2), decomp(1024, 16, 0.2, 0.18)]);
+  assert.equal(ws.fit, null);
+  assert.match(ws.fitProblem!, /at least 3 widths.*has 2 \(128, 1024\)/);
+  const claims = widthScalingClaims(ws);
+  assert.equal(claims[0].holds, null);
+  assert.match(claims[0].measured, /not fitted/);
+  assert.equal(claims[1].holds, null);
 });
 
 test("the claims fail when the data do not show the effect", () => {
