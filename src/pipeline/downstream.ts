@@ -12,7 +12,7 @@ import { widthLabels } from "../viz/figures/common";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
 import { decomposeFamily, FAMILY_DECOMPOSITION } from "./decompose-family";
-import { SaeEntry } from "./saes";
+import { middleWidth, mostSharedL0, SaeEntry } from "./saes";
 
 /** The SAEs of the paper's two sweeps: every width at one nominal L0, and every L0 at one width. */
 export interface SaeSweeps {
@@ -27,14 +27,10 @@ export interface SaeSweeps {
 /** Picks the two sweeps from a context's SAEs (`l0`/`width` override the defaults). */
 export function saeSweeps(saes: readonly SaeEntry[], choice: { l0?: number; width?: number } = {}): SaeSweeps {
   if (saes.length === 0) return { l0: null, width: null, byWidth: [], byL0: [] };
-  const counts = new Map<number, number>();
-  for (const s of saes) if (s.l0 !== undefined) counts.set(s.l0, (counts.get(s.l0) ?? 0) + 1);
-  const shared = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null;
-  const l0 = choice.l0 ?? shared;
+  const l0 = choice.l0 ?? mostSharedL0(saes.map((s) => s.l0));
   const atL0 = saes.filter((s) => s.l0 === (l0 ?? undefined));
   const byWidth = [...new Map(atL0.sort((a, b) => a.width - b.width).map((s) => [s.width, s] as const)).values()];
-  const widths = [...new Set(saes.map((s) => s.width))].sort((a, b) => a - b);
-  const width = choice.width ?? widths[Math.floor((widths.length - 1) / 2)];
+  const width = choice.width ?? middleWidth(saes);
   const atWidth = saes.filter((s) => s.width === width && s.l0 !== undefined).sort((a, b) => (a.l0 as number) - (b.l0 as number));
   const byL0 = [...new Map(atWidth.map((s) => [s.l0, s] as const)).values()];
   return { l0, width, byWidth, byL0 };

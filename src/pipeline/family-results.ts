@@ -4,6 +4,7 @@ import { fitPowerLaw, PowerLawFit } from "../darkmatter/powerlaw";
 import { FamilyPoint, familyPoint, matchedL0 } from "../darkmatter/contours";
 import { Claim } from "../publish/headline";
 import { SaeDecomposition } from "./decompose-family";
+import { mostSharedL0 } from "./saes";
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,7 +50,7 @@ export interface WidthScaling {
 /** §3.1: FVU and FVU_nonlinear across widths at one nominal L0 (default: the L0 shared by most widths), with the power-law fit. */
 export function widthScaling(decomps: SaeDecomposition[], l0?: number, bootstrap = 500): WidthScaling {
   const points = familyPoints(decomps);
-  const target = l0 ?? mostSharedL0(points);
+  const target = l0 ?? mostSharedL0(points.map((p) => p.l0Nominal))!;
   const matched = matchedL0(points, target, { by: "nominal", tolerance: 0 });
   const used = matched.map((m) => decomps[points.indexOf(m.point)]);
   const widths = used.map((d) => d.sae.width);
@@ -61,12 +62,6 @@ export function widthScaling(decomps: SaeDecomposition[], l0?: number, bootstrap
   }
   const fit = fitPowerLaw(widths, fvu, { bootstrap: widths.length >= 4 ? { resamples: bootstrap, seed: 0 } : false });
   return { l0: target, widths, fvu, fvuNonlinear, fit, fitProblem: null, used };
-}
-
-function mostSharedL0(points: FamilyPoint[]): number {
-  const counts = new Map<number, number>();
-  for (const p of points) counts.set(p.l0Nominal, (counts.get(p.l0Nominal) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
 }
 
 /** §3.1: FVU falls as a power law in width towards a positive floor, while FVU_nonlinear stays roughly flat. */

@@ -13,7 +13,7 @@ import { Claim } from "../publish/headline";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
 import { decomposeFamily, FAMILY_DECOMPOSITION } from "./decompose-family";
-import { SaeEntry } from "./saes";
+import { mostSharedL0, SaeEntry } from "./saes";
 import { analysisRows, readFirstRows, saeOnRows } from "./tokens";
 
 export interface SharedL0Selection {
@@ -41,14 +41,10 @@ export async function sharedL0Saes(ctx: AnalysisContext): Promise<SharedL0Select
     }
     points.push({ width: entry.width, l0Nominal: l0, entry });
   }
-  const counts = new Map<number, number>();
-  for (const p of points) counts.set(p.l0Nominal, (counts.get(p.l0Nominal) ?? 0) + 1);
-  const l0 = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
+  const l0 = mostSharedL0(points.map((p) => p.l0Nominal))!;
   const matched = matchedL0(points, l0, { by: "nominal", tolerance: 0 });
   return { l0, saes: matched.map((m) => m.point.entry), warnings: matched.flatMap((m) => (m.warning ? [m.warning] : [])) };
 }
-
-/** Decomposition settings whose b* the per-token norms use (notebook 03 decomposes with the same, so it is cached once). */
 
 export interface PerTokenOptions {
   /** Tokens analysed (default: 40,000 in the full profile, 12,000 in ci, and at most all). */

@@ -75,3 +75,19 @@ function describeEntry(p: string, format: string): SaeEntry {
     hook: m.hookName,
   };
 }
+
+/**
+ * The nominal L0 shared by the most SAEs (ties: the smallest), or null when none states one: the L0 at which the
+ * width sweeps of every notebook compare SAEs, so they all pick the same SAEs.
+ */
+export function mostSharedL0(l0s: readonly (number | undefined)[]): number | null {
+  const counts = new Map<number, number>();
+  for (const l0 of l0s) if (l0 !== undefined) counts.set(l0, (counts.get(l0) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? null;
+}
+
+/** The middle one of the SAEs' distinct widths (the lower middle for an even count). */
+export function middleWidth(saes: readonly SaeEntry[]): number {
+  const widths = [...new Set(saes.map((s) => s.width))].sort((a, b) => a - b);
+  return widths[Math.floor((widths.length - 1) / 2)];
+}

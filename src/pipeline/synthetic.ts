@@ -8,7 +8,7 @@ import { Claim } from "../publish/headline";
 import { loadSae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
-import { SaeEntry } from "./saes";
+import { middleWidth, SaeEntry } from "./saes";
 
 /** The paper's token count (first 50,000 tokens of its activations). */
 export const PAPER_SYNTHETIC_TOKENS = 50_000;
@@ -28,8 +28,7 @@ export function defaultSyntheticTokens(profile: "full" | "ci", d: number): numbe
  */
 export function middleSae(saes: readonly SaeEntry[]): SaeEntry {
   if (saes.length === 0) throw new InputError("saes", "no SAE to pick from");
-  const widths = [...new Set(saes.map((s) => s.width))].sort((a, b) => a - b);
-  const width = widths[Math.floor((widths.length - 1) / 2)];
+  const width = middleWidth(saes);
   const atWidth = saes.filter((s) => s.width === width).sort((a, b) => (a.l0 ?? 0) - (b.l0 ?? 0));
   return atWidth[Math.floor(atWidth.length / 2)];
 }

@@ -24,7 +24,7 @@ export async function tinyStore(): Promise<TinyStore> {
 }
 
 /** A seeded random TopK SAE (weights of the right scale to reconstruct something, not trained). */
-export function randomSae(d: number, n: number, k: number, seed: number): Sae {
+export function randomSae(d: number, n: number, k: number, seed: number, metadata?: { hookName: string; layer: number }): Sae {
   const W_dec = normals(n * d, seed);
   for (let j = 0; j < n; j++) {
     let s = 0;
@@ -35,5 +35,5 @@ export function randomSae(d: number, n: number, k: number, seed: number): Sae {
   for (let t = 0; t < d; t++) for (let j = 0; j < n; j++) W_enc[t * n + j] = W_dec[j * d + t];
   const b_enc = normals(n, seed + 1).map((v) => 0.1 * v);
   const b_dec = normals(d, seed + 2).map((v) => 0.1 * v);
-  return new Sae({ architecture: "topk", d_in: d, d_sae: n, k, applyBDecToInput: true, weights: { W_enc, W_dec, b_enc, b_dec } });
+  return new Sae({ architecture: "topk", d_in: d, d_sae: n, k, applyBDecToInput: true, weights: { W_enc, W_dec, b_enc, b_dec }, metadata });
 }

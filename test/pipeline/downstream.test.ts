@@ -3,38 +3,22 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildActivationStore, openActivationSource, openActivationStore, StoreConfig } from "../../src/activations/index";
+import { buildActivationStore, StoreConfig } from "../../src/activations/index";
 import { initBackend } from "../../src/backend/index";
 import type { DownstreamCeResult } from "../../src/darkmatter/downstream-ce";
-import { toTensors } from "../../src/lm/model";
 import type { AnalysisContext } from "../../src/pipeline/context";
 import { DownstreamCeAnalysis, downstreamCeClaims, downstreamCeSweeps, saeSweeps, spreadIndices } from "../../src/pipeline/downstream";
-import { listSaes, SaeEntry } from "../../src/pipeline/saes";
-import { Sae, saveSaeLens } from "../../src/sae/index";
+import { SaeEntry } from "../../src/pipeline/saes";
+import { saveSaeLens } from "../../src/sae/index";
 import { tiny } from "../activations/tiny";
-import { normals } from "../helpers/random";
+import { randomSae } from "../family/store";
+import { tinyModelContext } from "./fixtures";
 
 // A tiny model (d = 16, 2 blocks), its store at both blocks' resid_post and random TopK SAEs at block 1 (widths
 // 32/64/128 × k 2/4), all in a temp folder; analysis results are cached there too.
 const HOOK = "blocks.1.hook_resid_post";
 const CONFIG: StoreConfig = { hooks: ["blocks.0.hook_resid_post", HOOK], contexts: 24, ctx: 32, skip: 4, seed: 3, corpusPart: "all", contextsPerChunk: 8 };
 let root: string, storeDir: string, saeDir: string;
-
-function randomSae(d: number, n: number, k: number, seed: number, hook: string, layer: number): Sae {
-  const W_dec = normals(n * d, seed);
-  for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let t = 0; t < d; t++) s += W_dec[j * d + t] ** 2;
-    for (let t = 0; t < d; t++) W_dec[j * d + t] /= Math.sqrt(s);
-  }
-  const W_enc = new Float32Array(d * n);
-  for (let t = 0; t < d; t++) for (let j = 0; j < n; j++) W_enc[t * n + j] = W_dec[j * d + t];
-  return new Sae({
-    architecture: "topk", d_in: d, d_sae: n, k, applyBDecToInput: true,
-    weights: { W_enc, W_dec, b_enc: normals(n, seed + 1).map((v) => 0.1 * v), b_dec: new Float32Array(d) },
-    metadata: { hookName: hook, layer },
-  });
-}
 
 before(async () => {
   await initBackend();
@@ -46,7 +30,7 @@ before(async () => {
   let seed = 10;
   for (const width of [32, 64, 128]) {
     for (const k of [2, 4]) {
-      const sae = randomSae(t.config.dim, width, k, seed += 3, HOOK, 1);
+      const sae = randomSae(t.config.dim, width, k, seed += 3, { hookName: HOOK, layer: 1 });
       saveSaeLens(sae, path.join(saeDir, "layer_1", `width_${width}`, `average_l0_${k}`));
       sae.dispose();
     }
@@ -58,18 +42,8 @@ after(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-function context(withModel: boolean): AnalysisContext {
-  const src = openActivationSource(storeDir, HOOK);
-  const store = openActivationStore(storeDir);
-  const { saes, skipped } = listSaes(saeDir);
-  const t = tiny();
-  return {
-    profile: "ci", saes: saes.filter((s) => s.hook === HOOK), skipped, hook: HOOK, activations: src.source,
-    activationsKey: `store ${store.manifest.key} ${HOOK}`, rows: src.source.rows, d: src.source.cols, store,
-    model: withModel ? { params: toTensors(t.weights), tokenizer: t.tokenizer } : null,
-    sources: { saes: saeDir, store: storeDir }, close: () => { src.close(); store.close(); },
-  };
-}
+
+const context = (withModel: boolean): AnalysisContext => tinyModelContext(storeDir, saeDir, HOOK, withModel);
 
 test("saeSweeps: every width at the most shared L0 (ties: the smallest), every L0 at the middle width", () => {
   const e = (width: number, l0: number | undefined): SaeEntry => ({ path: `w${width}k${l0}`, format: "saelens", width, l0, layer: 1, hook: HOOK });

@@ -13,29 +13,17 @@ import type { BaselineResult } from "../../src/darkmatter/baselines";
 import type { NormPredictionResult } from "../../src/darkmatter/norm-prediction";
 import type { ProbeVsLatentResult } from "../../src/darkmatter/probe-vs-latent";
 import { writeNpy } from "../../src/io/index";
-import { openContext, AnalysisContext } from "../../src/pipeline/context";
 import { baselineTableRows, NormPredictionAnalysis, normPredictionClaims, normPredictionFamily, probeTokenText } from "../../src/pipeline/norm-prediction";
-import { Sae, saveSaeLens } from "../../src/sae/index";
 import { hoverSafe } from "../../src/viz/figures/common";
 import { probeVsLatentFigure } from "../../src/viz/figures/probe-vs-latent";
 import { tiny } from "../activations/tiny";
 import { normals } from "../helpers/random";
+import { featureSae, withContext } from "./fixtures";
 
 const HOOK = "blocks.0.hook_resid_post";
 const d = 16, LEARNED_A = 6, LEARNED_B = 11;
 const magnitude = (f: number) => 1 + f;
 let dir: string, storeDir: string;
-
-function featureSae(width: number, learned: number, dest: string): void {
-  const W_enc = new Float32Array(d * width), W_dec = new Float32Array(width * d);
-  for (let j = 0; j < learned; j++) { W_enc[j * width + j] = 1; W_dec[j * d + j] = 1; }
-  const sae = new Sae({
-    architecture: "topk", d_in: d, d_sae: width, k: 1, applyBDecToInput: true,
-    weights: { W_enc, b_enc: new Float32Array(width), W_dec, b_dec: new Float32Array(d) }, metadata: { hookName: HOOK, layer: 0 },
-  });
-  saveSaeLens(sae, path.join(dest, "layer_0", `width_${width}`, "average_l0_1"));
-  sae.dispose();
-}
 
 before(async () => {
   await initBackend();
@@ -59,14 +47,9 @@ before(async () => {
   });
   storeDir = built.dir;
   built.store?.close();
-  featureSae(16, LEARNED_A, path.join(dir, "saes")); // A
-  featureSae(32, LEARNED_B, path.join(dir, "saes")); // B: the widest at L0 1, so the probe SAE
+  featureSae(d, 16, 1, LEARNED_A, HOOK, path.join(dir, "saes")); // A
+  featureSae(d, 32, 1, LEARNED_B, HOOK, path.join(dir, "saes")); // B: the widest at L0 1, so the probe SAE
 });
-
-async function withContext<T>(params: Parameters<typeof openContext>[0], fn: (ctx: AnalysisContext) => Promise<T>): Promise<T> {
-  const ctx = await openContext({ profile: "ci", ...params });
-  try { return await fn(ctx); } finally { ctx.close(); }
-}
 
 const EXACT = 1 - 1e-9;
 

@@ -11,29 +11,17 @@ import { buildActivationStore } from "../../src/activations/index";
 import { initBackend } from "../../src/backend/index";
 import type { PerTokenPredictability } from "../../src/darkmatter/pertoken";
 import { writeNpy } from "../../src/io/index";
-import { openContext, AnalysisContext } from "../../src/pipeline/context";
 import { perTokenClaims, perTokenScaling, PerTokenScaling, sharedL0Saes } from "../../src/pipeline/pertoken";
 import { analysisRows, tokenDataMissing, tokenText, tokenTextMissing } from "../../src/pipeline/tokens";
 import { Sae, saveSaeLens } from "../../src/sae/index";
 import { tiny } from "../activations/tiny";
 import { normals } from "../helpers/random";
+import { featureSae, withContext } from "./fixtures";
 
 const HOOK = "blocks.0.hook_resid_post";
 const d = 16;
 const magnitude = (f: number) => 1 + f;
 let dir: string, storeDir: string;
-
-/** A TopK SAE of `width` latents whose first `learned` latents read and write feature directions e_0…e_{learned−1}. */
-function featureSae(width: number, k: number, learned: number, dest: string): void {
-  const W_enc = new Float32Array(d * width), W_dec = new Float32Array(width * d);
-  for (let j = 0; j < learned; j++) { W_enc[j * width + j] = 1; W_dec[j * d + j] = 1; }
-  const sae = new Sae({
-    architecture: "topk", d_in: d, d_sae: width, k, applyBDecToInput: true,
-    weights: { W_enc, b_enc: new Float32Array(width), W_dec, b_dec: new Float32Array(d) }, metadata: { hookName: HOOK, layer: 0 },
-  });
-  saveSaeLens(sae, path.join(dest, "layer_0", `width_${width}`, `average_l0_${k}`));
-  sae.dispose();
-}
 
 before(async () => {
   await initBackend();
@@ -51,8 +39,8 @@ before(async () => {
   });
   storeDir = built.dir;
   built.store?.close();
-  featureSae(16, 1, 6, path.join(dir, "saes"));
-  featureSae(32, 1, 6, path.join(dir, "saes")); // the same SAE padded with 16 latents that never fire
+  featureSae(d, 16, 1, 6, HOOK, path.join(dir, "saes"));
+  featureSae(d, 32, 1, 6, HOOK, path.join(dir, "saes")); // the same SAE padded with 16 latents that never fire
   const other = new Sae({
     architecture: "topk", d_in: d, d_sae: 32, k: 2, applyBDecToInput: true,
     weights: { W_enc: normals(d * 32, 1), b_enc: new Float32Array(32), W_dec: normals(32 * d, 2), b_dec: new Float32Array(d) },
@@ -61,11 +49,6 @@ before(async () => {
   saveSaeLens(other, path.join(dir, "saes", "layer_0", "width_32", "average_l0_2"));
   other.dispose();
 });
-
-async function withContext<T>(params: Parameters<typeof openContext>[0], fn: (ctx: AnalysisContext) => Promise<T>): Promise<T> {
-  const ctx = await openContext({ profile: "ci", ...params });
-  try { return await fn(ctx); } finally { ctx.close(); }
-}
 
 test("one SAE per width at the most shared L0; exact per-token norms; identical SAEs predict each other perfectly", async () => {
   await withContext({ saeDir: path.join(dir, "saes"), activations: storeDir, hook: HOOK }, async (ctx) => {

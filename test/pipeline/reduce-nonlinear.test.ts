@@ -3,46 +3,30 @@ import * as assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildActivationStore, openActivationSource, openActivationStore, StoreConfig } from "../../src/activations/index";
+import { buildActivationStore, openActivationStore, StoreConfig } from "../../src/activations/index";
 import { initBackend } from "../../src/backend/index";
 import type { CrossComponentResult } from "../../src/darkmatter/cross-component";
 import { darkMatterBands } from "../../src/darkmatter/powerlaw";
 import { InputError } from "../../src/errors";
 import { makeCorpus } from "../../src/lm/corpus";
-import { forward, toTensors } from "../../src/lm/model";
+import { forward } from "../../src/lm/model";
 import { initWeights } from "../../src/lm/train";
 import { AnalysisContext, openContext } from "../../src/pipeline/context";
 import { writeNpy } from "../../src/io/index";
 import {
   companionStore, CrossComponentAnalysis, crossComponentErrors, gatherRows, PursuitSweep, pursuitSweep, reduceNonlinearClaims, SOURCE_NAMES, spreadRows,
 } from "../../src/pipeline/reduce-nonlinear";
-import { listSaes, SaeEntry } from "../../src/pipeline/saes";
 import { arraySource } from "../../src/linalg/rows";
-import { Sae, saveSaeLens } from "../../src/sae/index";
+import { saveSaeLens } from "../../src/sae/index";
 import { tiny } from "../activations/tiny";
-import { normals } from "../helpers/random";
+import { randomSae } from "../family/store";
+import { tinyModelContext } from "./fixtures";
 
 // A tiny model (d = 16, 2 blocks), its store at both blocks' resid_post, random TopK SAEs at block 1 (widths
 // 32/64/128 × k 2/4) and at block 0 (width 64 × k 2/4), all in a temp folder; analysis results are cached there too.
 const HOOK = "blocks.1.hook_resid_post", PREV = "blocks.0.hook_resid_post";
 const CONFIG: StoreConfig = { hooks: [PREV, HOOK], contexts: 24, ctx: 32, skip: 4, seed: 3, corpusPart: "all", contextsPerChunk: 8 };
 let root: string, storeDir: string, saeDir: string;
-
-function randomSae(d: number, n: number, k: number, seed: number, hook: string, layer: number): Sae {
-  const W_dec = normals(n * d, seed);
-  for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let t = 0; t < d; t++) s += W_dec[j * d + t] ** 2;
-    for (let t = 0; t < d; t++) W_dec[j * d + t] /= Math.sqrt(s);
-  }
-  const W_enc = new Float32Array(d * n);
-  for (let t = 0; t < d; t++) for (let j = 0; j < n; j++) W_enc[t * n + j] = W_dec[j * d + t];
-  return new Sae({
-    architecture: "topk", d_in: d, d_sae: n, k, applyBDecToInput: true,
-    weights: { W_enc, W_dec, b_enc: normals(n, seed + 1).map((v) => 0.1 * v), b_dec: normals(d, seed + 2).map((v) => 0.1 * v) },
-    metadata: { hookName: hook, layer },
-  });
-}
 
 before(async () => {
   await initBackend();
@@ -53,7 +37,7 @@ before(async () => {
   saeDir = path.join(root, "saes");
   let seed = 10;
   const save = (hook: string, layer: number, width: number, k: number) => {
-    const sae = randomSae(t.config.dim, width, k, seed += 3, hook, layer);
+    const sae = randomSae(t.config.dim, width, k, seed += 3, { hookName: hook, layer });
     saveSaeLens(sae, path.join(saeDir, `layer_${layer}`, `width_${width}`, `average_l0_${k}`));
     sae.dispose();
   };
@@ -66,19 +50,7 @@ after(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-function context(withModel: boolean): AnalysisContext {
-  const src = openActivationSource(storeDir, HOOK);
-  const store = openActivationStore(storeDir);
-  const { saes, skipped } = listSaes(saeDir);
-  const t = tiny();
-  return {
-    profile: "ci", saes: saes.filter((s) => s.hook === HOOK), skipped, hook: HOOK, activations: src.source,
-    activationsKey: `store ${store.manifest.key} ${HOOK}`, rows: src.source.rows, d: src.source.cols, store,
-    model: withModel ? { params: toTensors(t.weights), tokenizer: t.tokenizer } : null,
-    sources: { saes: saeDir, store: storeDir }, close: () => { src.close(); store.close(); },
-  };
-}
-
+const context = (withModel: boolean): AnalysisContext => tinyModelContext(storeDir, saeDir, HOOK, withModel);
 const storeInputs = () => { const t = tiny(); return { weights: t.weights, tokenizer: t.tokenizer, corpus: t.corpus }; };
 
 test("spreadRows and gatherRows pick evenly spaced rows", () => {
