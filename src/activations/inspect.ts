@@ -1,7 +1,7 @@
 // `darkmatter inspect` for activation stores: a folder whose manifest.json says it is one.
 import * as fs from "fs";
 import * as path from "path";
-import type { Inspector } from "../cli/inspect";
+import type { Inspector } from "../io/inspector";
 import { MANIFEST_FILE, readManifest, STORE_FORMAT } from "./manifest";
 
 function isActivationStore(p: string): boolean {

@@ -6,18 +6,10 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { InputError } from "../errors";
 import { detectTensorFormat, openTensorFile } from "../io/index";
+import type { Inspector } from "../io/inspector";
 import { describeSae, detectSae } from "../sae/index";
 import { LM_INSPECTORS } from "../lm/inspect";
 import { STORE_INSPECTORS } from "../activations/inspect";
-
-export interface Inspector {
-  /** Short name printed as the kind of the artifact. */
-  name: string;
-  /** Whether this inspector understands `p` (cheap: headers and file names only; never throws for a foreign path). */
-  detect(p: string): boolean;
-  /** A JSON-friendly description; throws InputError for a broken artifact of this kind. */
-  describe(p: string): Record<string, unknown>;
-}
 
 function quietly(f: () => boolean): boolean {
   try {

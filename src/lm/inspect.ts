@@ -2,7 +2,7 @@
 // (validated against the exact file size; the weights are not read), tokenizers by parsing the (small) file.
 import * as fs from "fs";
 import * as path from "path";
-import type { Inspector } from "../cli/inspect";
+import type { Inspector } from "../io/inspector";
 import { InputError } from "../errors";
 import { headSize, kvDim, parameterCount, readLlama2cConfig } from "./checkpoint";
 import { loadTokenizer } from "./tokenizer";

@@ -5,7 +5,7 @@
 import { downstreamCe, DownstreamCeResult } from "../darkmatter/downstream-ce";
 import { HookName } from "../lm/hooks";
 import { Progress, silentProgress } from "../progress";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import { loadSae } from "../sae/index";
 import type { CeSweep } from "../viz/figures/downstream-ce";
 import { widthLabels } from "../viz/figures/common";

@@ -25,7 +25,7 @@ import type { Estimate } from "../darkmatter/common";
 import { percentileInterval } from "../linalg/bootstrap";
 import { deriveSeed, uniform53 } from "../linalg/random";
 import { Progress, silentProgress } from "../progress";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import type { DetectionEntry, TrainedOnErrorEntry } from "../viz/figures/autointerp";
 import { loadSae, Sae } from "../sae/index";
 import { analysisCacheRoot, cached, contentFingerprint } from "./cache";

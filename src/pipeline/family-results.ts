@@ -2,7 +2,7 @@
 // paper's claims against them. Notebooks call these; the numbers and verdicts come from here, not from cells.
 import { fitPowerLaw, PowerLawFit } from "../darkmatter/powerlaw";
 import { FamilyPoint, familyPoint, matchedL0 } from "../darkmatter/contours";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import { SaeDecomposition } from "./decompose-family";
 import { mostSharedL0 } from "./saes";
 

@@ -8,7 +8,7 @@ import { pearson, probeVsLatent, ProbeVsLatentResult, runningMean } from "../dar
 import { BootstrapOptions } from "../linalg/bootstrap";
 import { arraySource } from "../linalg/rows";
 import { Progress, silentProgress } from "../progress";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import { COMPONENT_LABELS } from "../viz/figures/common";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";

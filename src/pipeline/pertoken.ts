@@ -9,7 +9,7 @@ import {
 import { InputError } from "../errors";
 import { LeastSquaresFit, predict } from "../linalg/least-squares";
 import { Progress, silentProgress } from "../progress";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
 import { decomposeFamily, FAMILY_DECOMPOSITION } from "./decompose-family";

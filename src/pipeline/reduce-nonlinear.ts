@@ -20,7 +20,7 @@ import { arraySource, generatedSource, readChunks, RowSource } from "../linalg/r
 import { defaultCorpus, loadTextCorpus } from "../lm/corpus";
 import { toWeights } from "../lm/model";
 import { Progress, silentProgress } from "../progress";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import { loadSae } from "../sae/index";
 import type { PursuitComparison, PursuitRunSummary } from "../viz/figures/pursuit";
 import type { Row } from "../viz/table";

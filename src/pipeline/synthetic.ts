@@ -4,7 +4,7 @@
 import { syntheticExperiment, SyntheticExperimentResult, SyntheticOptions as ExperimentOptions } from "../darkmatter/synthetic";
 import { InputError } from "../errors";
 import { Progress, silentProgress } from "../progress";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import { loadSae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";

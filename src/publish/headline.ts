@@ -2,16 +2,10 @@
 // record them; the main job merges every notebook's record into reports/summary.json.
 import * as path from "path";
 import { writeFileAtomic } from "../io/atomic";
+import type { Claim } from "../pipeline/claim";
 import { Row } from "../viz/table";
 
-export interface Claim {
-  /** The paper's claim, in a sentence. */
-  claim: string;
-  /** What was measured here, with numbers. */
-  measured: string;
-  /** Whether the measurement supports the claim; null when it cannot be decided here. */
-  holds: boolean | null;
-}
+export type { Claim } from "../pipeline/claim";
 
 /** The claims as table rows (the notebook shows them with dm.viz.table). */
 export function claimRows(claims: Claim[]): Row[] {

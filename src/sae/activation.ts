@@ -2,7 +2,7 @@
 // are consumed, so a chunk needs at most three [rows, d_sae] buffers on the backend.
 import { matMul, tf } from "../backend/index";
 import { InputError } from "../errors";
-import type { Sae } from "./model";
+import type { SaeView as Sae } from "./types";
 
 /** Dense latents of an encoder input xin = x − b_dec·apply_b_dec [m, d_in], freeing intermediates as it goes. */
 export function activate(sae: Sae, xin: tf.Tensor2D): tf.Tensor2D {

@@ -13,7 +13,7 @@ import { Progress } from "../progress";
 import { activate, encoderInput } from "./activation";
 import { FvuAccumulator } from "./fvu";
 import { KernelPass } from "./kernel-pass";
-import type { Sae } from "./model";
+import type { SaeView as Sae } from "./types";
 import { CsrBuilder, DecodePath, SparseLatents, decodeRows, validateLatents } from "./sparse";
 
 export type SaeInput = Float32Array | tf.Tensor2D;

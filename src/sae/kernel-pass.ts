@@ -15,7 +15,7 @@
 import { backendInfo, loadNativeBlas, matMul, NativeBlas, tf, wasmHeapView } from "../backend/index";
 import { KernelArena, MAX_ARENA_BYTES } from "../train/kernels";
 import { CsrView, RowScratch, SparseActs, decode, selectAboveThreshold, selectTopK } from "../train/sparse";
-import type { Sae } from "./model";
+import type { SaeView as Sae } from "./types";
 
 /** A host copy-free read of a weight where the backend allows it (read before any other tfjs allocation). */
 function hostData(t: tf.Tensor): Float32Array {

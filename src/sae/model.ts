@@ -7,9 +7,9 @@ import { decodeDense, encodeDense } from "./activation";
 import { decodeSparse, encodeSparse, forward, ForwardOptions, ForwardResult, SaeInput } from "./forward";
 import { KernelPass } from "./kernel-pass";
 import type { SparseLatents } from "./sparse";
+import type { Architecture, SaeView } from "./types";
 
-/** relu = SAELens "standard"; batchtopk SAEs are loaded as jumprelu with their learned threshold. */
-export type Architecture = "relu" | "topk" | "jumprelu" | "gated";
+export type { Architecture } from "./types";
 export const ARCHITECTURES: readonly Architecture[] = ["relu", "topk", "jumprelu", "gated"];
 
 export type SaeFormat = "gemma-scope" | "saelens" | "sparsify" | "llama-scope" | "memory";
@@ -111,7 +111,7 @@ function firstNonFinite(a: Float32Array): number {
   return -1;
 }
 
-export class Sae {
+export class Sae implements SaeView {
   readonly architecture: Architecture;
   readonly d_in: number;
   readonly d_sae: number;

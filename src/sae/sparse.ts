@@ -7,7 +7,7 @@ import { InputError } from "../errors";
 import type { CsrView } from "../train/sparse";
 import { decodeDense } from "./activation";
 import type { KernelPass } from "./kernel-pass";
-import type { Sae } from "./model";
+import type { SaeView as Sae } from "./types";
 
 /** Latents in compressed sparse rows: row r's active latents are indices/values[rowPtr[r] .. rowPtr[r+1]). */
 export interface SparseLatents {
