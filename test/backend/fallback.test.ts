@@ -3,6 +3,8 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 const root = path.resolve(__dirname, "..", "..");
@@ -23,13 +25,23 @@ test("forcing a backend that cannot run is a clear error", () => {
   assert.match(r.stderr, /backend wasm-blas was requested but cannot run here: native BLAS unavailable/);
 });
 
-test("setup without Jupyter and without root says exactly what to install and stops", { skip: process.getuid?.() !== 0 && "needs root to drop privileges" }, () => {
-  const hasSetpriv = spawnSync("setpriv", ["--version"]).status === 0;
-  if (!hasSetpriv) return;
-  const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "bash", path.join(root, "scripts", "setup.sh")],
-    { encoding: "utf8", env: { ...process.env, JUPYTER: "/nonexistent/jupyter", HOME: "/tmp" } });
-  assert.equal(r.status, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /apt-get install -y --no-install-recommends .*jupyter-nbconvert jupyter-client jupyter-notebook/);
-  assert.match(r.stdout, /pip install --user nbconvert nbclient notebook/);
-  assert.match(r.stderr, /nbconvert is required/);
+test("setup without Jupyter and without root says exactly what to install and stops", { skip: process.getuid?.() !== 0 && "needs root to drop privileges" }, (t) => {
+  if (spawnSync("setpriv", ["--version"]).status !== 0) return t.skip("needs setpriv to drop privileges");
+  // The unprivileged user gets its own readable copy of the script (it stops before touching anything else), so the
+  // test checks the same thing wherever the project was cloned, a private (0700) directory included.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "setup-nobody-"));
+  try {
+    fs.mkdirSync(path.join(dir, "scripts"));
+    fs.copyFileSync(path.join(root, "scripts", "setup.sh"), path.join(dir, "scripts", "setup.sh"));
+    for (const p of [dir, path.join(dir, "scripts")]) fs.chmodSync(p, 0o755);
+    fs.chmodSync(path.join(dir, "scripts", "setup.sh"), 0o644);
+    const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "bash", path.join(dir, "scripts", "setup.sh")],
+      { encoding: "utf8", cwd: dir, env: { ...process.env, JUPYTER: "/nonexistent/jupyter", HOME: dir } });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /apt-get install -y --no-install-recommends .*jupyter-nbconvert jupyter-client jupyter-notebook/);
+    assert.match(r.stdout, /pip install --user nbconvert nbclient notebook/);
+    assert.match(r.stderr, /nbconvert is required/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
