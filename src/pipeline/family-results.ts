@@ -18,19 +18,24 @@ export function familyPoints(decomps: SaeDecomposition[]): FamilyPoint[] {
     { id: d.sae.path, l0Empirical: d.l0Empirical }));
 }
 
+/** A verdict on measurements: undecided (null) when there are none or one is not a number. */
+const verdict = (xs: number[], holds: () => boolean): boolean | null =>
+  xs.length === 0 || xs.some((x) => !Number.isFinite(x)) ? null : holds();
+
 /** §3.2: error vectors about half linearly predictable, norms > 90 %, and FVU_nonlinear below FVU. */
 export function predictabilityClaims(decomps: SaeDecomposition[]): Claim[] {
   const vec = decomps.map((d) => d.result.vectorR2.value), norm = decomps.map((d) => d.result.normR2.value);
+  const fvus = decomps.flatMap((d) => [d.result.fvu.value, d.result.fvuNonlinear.value]);
   const below = decomps.filter((d) => d.result.fvuNonlinear.value < d.result.fvu.value).length;
   return [
     { claim: "About half of the SAE error vector is linearly predictable from x (test r2_mean_over_dims ≈ 0.5)",
       measured: `median ${f3(median(vec))} over ${vec.length} SAEs (range ${f3(Math.min(...vec))}–${f3(Math.max(...vec))})`,
-      holds: median(vec) >= 0.3 && median(vec) <= 0.7 },
+      holds: verdict(vec, () => median(vec) >= 0.3 && median(vec) <= 0.7) },
     { claim: "Over 90 % of the SAE error norm is linearly predictable (test R² of x → ‖SaeError‖² > 0.9)",
       measured: `median ${f3(median(norm))} (range ${f3(Math.min(...norm))}–${f3(Math.max(...norm))})`,
-      holds: median(norm) > 0.9 },
+      holds: verdict(norm, () => median(norm) > 0.9) },
     { claim: "Removing the linear error leaves less unexplained variance (fvu_nonlinear < fvu)",
-      measured: `${below} of ${decomps.length} SAEs`, holds: below === decomps.length },
+      measured: `${below} of ${decomps.length} SAEs`, holds: verdict(fvus, () => below === decomps.length) },
   ];
 }
 
@@ -71,12 +76,12 @@ export function widthScalingClaims(ws: WidthScaling): Claim[] {
   const fitClaim: Claim = ws.fit === null
     ? { claim: law, measured: `not fitted: ${ws.fitProblem}`, holds: null }
     : { claim: law, measured: `L0 ${ws.l0}, ${ws.widths.length} widths: c = ${f3(ws.fit.c)}, a = ${ws.fit.a.toPrecision(3)}, m = ${f3(ws.fit.m)}, fit R² = ${f3(ws.fit.r2)}`,
-      holds: ws.fit.a > 0 && ws.fit.m > 0 && ws.fit.c > 0 && ws.fit.r2 > 0.9 };
+      holds: verdict([ws.fit.a, ws.fit.m, ws.fit.c, ws.fit.r2], () => ws.fit!.a > 0 && ws.fit!.m > 0 && ws.fit!.c > 0 && ws.fit!.r2 > 0.9) };
   return [
     fitClaim,
     { claim: "fvu_nonlinear stays roughly flat across widths while fvu falls",
       measured: `relative spread across widths: fvu_nonlinear ${f3(spread(ws.fvuNonlinear))} vs fvu ${f3(spread(ws.fvu))}`,
-      holds: ws.widths.length >= 3 ? spread(ws.fvuNonlinear) < 0.5 * spread(ws.fvu) : null },
+      holds: ws.widths.length >= 3 ? verdict([...ws.fvu, ...ws.fvuNonlinear], () => spread(ws.fvuNonlinear) < 0.5 * spread(ws.fvu)) : null },
   ];
 }
 
