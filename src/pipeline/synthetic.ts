@@ -150,6 +150,9 @@ export const SYNTHETIC_THRESHOLDS = { strong: 0.5, weak: 0.3, ablationLinearShar
  *  4. ablating latents produces mostly linear error: in every line panel, from the least to the most ablated level
  *     fvu(Sae) rises and at least 75 % of that rise is estimated linear error (fvu_nonlinear moves by ≤ 25 % of it).
  */
+/** A verdict, or undecided (null) when a measurement it rests on is not a number. */
+const decided = (xs: number[], holds: () => boolean): boolean | null => (xs.every(Number.isFinite) ? holds() : null);
+
 export function syntheticClaims(t: Pick<SyntheticTest, "result">): Claim[] {
   const [[aLin, aNl], [rLin, rNl]] = t.result.correlation.values;
   const { strong, weak, ablationLinearShare } = SYNTHETIC_THRESHOLDS;
@@ -163,18 +166,18 @@ export function syntheticClaims(t: Pick<SyntheticTest, "result">): Claim[] {
   return [
     { claim: "Activation noise (σ_a) appears as estimated linear error (Table 1: strong positive correlation)",
       measured: `pearson(σ_a, estimated linear error) = ${f3(aLin)} over ${t.result.grid.points.length} grid cells (strong: ≥ ${strong})`,
-      holds: aLin >= strong },
+      holds: decided([aLin], () => aLin >= strong) },
     { claim: "Reconstruction noise (σ_r) appears as estimated nonlinear error (Table 1: strong positive correlation)",
       measured: `pearson(σ_r, estimated nonlinear error) = ${f3(rNl)} (strong: ≥ ${strong})`,
-      holds: rNl >= strong },
+      holds: decided([rNl], () => rNl >= strong) },
     { claim: "The off-diagonal correlations of Table 1 are weak",
       measured: `pearson(σ_a, nonlinear) = ${f3(aNl)}, pearson(σ_r, linear) = ${f3(rLin)} (weak: |r| < ${weak})`,
-      holds: Math.abs(aNl) < weak && Math.abs(rLin) < weak },
+      holds: decided([aNl, rLin], () => Math.abs(aNl) < weak && Math.abs(rLin) < weak) },
     { claim: "Ablating latents raises fvu of Sae(x) while fvu_nonlinear stays nearly unchanged (ablation produces mostly linear error)",
       measured: panels.map((p) => `σ_a=${p.l.sigmaActivation}, σ_r=${p.l.sigmaReconstruction}: ${p.lo.ablatedPercent}→${p.hi.ablatedPercent} % ablated, ` +
         `fvu ${f3(p.lo.fvuRecon)}→${f3(p.hi.fvuRecon)}, fvu_nonlinear ${f3(p.lo.fvuLinear)}→${f3(p.hi.fvuLinear)} ` +
         `(linear share of the rise ${Number.isFinite(p.linearShare) ? f3(p.linearShare) : "n/a"}; needs ≥ ${ablationLinearShare})`).join("; "),
-      holds: panels.length > 0 ? panels.every((p) => p.ok) : null },
+      holds: panels.length > 0 ? decided(panels.flatMap((p) => [p.lo.fvuRecon, p.hi.fvuRecon, p.lo.fvuLinear, p.hi.fvuLinear]), () => panels.every((p) => p.ok)) : null },
   ];
 }
 

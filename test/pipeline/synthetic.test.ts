@@ -105,3 +105,20 @@ test("the verdicts follow the numbers", () => {
   assert.equal(syntheticClaims(fake([[0.9, -0.35], [0, 0.9]], [0.1, 0.05], [0.2, 0.05]))[2].holds, false);
   assert.equal(syntheticClaims(fake([[0.9, 0], [0, 0.9]], [0.2, 0.05], [0.1, 0.05]))[3].holds, false);
 });
+
+test("each verdict sits at its stated threshold: strong ≥ 0.5, weak |r| < 0.3, linear share ≥ 0.75; NaN is undecided", () => {
+  const e = 1e-9;
+  const holds = (table: [[number, number], [number, number]], from: [number, number] = [0.1, 0.05], to: [number, number] = [0.2, 0.05]) =>
+    syntheticClaims(fake(table, from, to)).map((c) => c.holds);
+  assert.deepEqual(holds([[0.5, 0], [0, 0.5]]).slice(0, 2), [true, true]);
+  assert.deepEqual(holds([[0.5 - e, 0], [0, 0.5 - e]]).slice(0, 2), [false, false]);
+  assert.equal(holds([[0.9, 0.3 - e], [-(0.3 - e), 0.9]])[2], true);
+  assert.equal(holds([[0.9, 0.3], [0, 0.9]])[2], false, "|r| = 0.3 is not weak");
+  assert.equal(holds([[0.9, 0], [-0.3, 0.9]])[2], false);
+  // fvu rises 0.1 → 0.2; fvu_nonlinear moving by 0.025 leaves a linear share of exactly 0.75.
+  assert.equal(holds([[0.9, 0], [0, 0.9]], [0.1, 0.05], [0.2, 0.075 - e])[3], true);
+  assert.equal(holds([[0.9, 0], [0, 0.9]], [0.1, 0.05], [0.2, 0.075 + 1e-6])[3], false);
+  assert.equal(holds([[0.9, 0], [0, 0.9]], [0.1, 0.05], [0.2, 0.025 - 1e-6])[3], false, "a fall counts like a rise");
+  assert.deepEqual(holds([[NaN, NaN], [NaN, NaN]], [0.1, NaN], [0.2, 0.05]), [null, null, null, null]);
+  assert.deepEqual(holds([[0.9, 0], [NaN, 0.9]]), [true, true, null, true]);
+});
