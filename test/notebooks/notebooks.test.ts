@@ -12,12 +12,11 @@ import { ensureDefaultFamily } from "../../src/family/default-family";
 import { writeNpy } from "../../src/io/index";
 import { executeNotebook, exportHtml, listNotebooks, renderHtml } from "../../src/publish/index";
 import { loadSae, saveSaeLens } from "../../src/sae/index";
-
-const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-notebooks-"));
+import { executeCi } from "./executed"; // into .cache/test-notebooks, where numbers.test.ts reads the headline records
 
 for (const nb of listNotebooks()) {
   test(`notebook ${path.basename(nb)} executes and its HTML renders offline`, { timeout: 1_800_000 }, async () => {
-    const executed = await executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: "ci", DARKMATTER_REPORTS: outDir }, cellTimeoutS: 900 });
+    const executed = await executeCi(nb);
     const html = await exportHtml(executed);
     assert.doesNotMatch(fs.readFileSync(html, "utf8"), /<script[^>]+src="https?:/, "the HTML loads a script from the network");
     const report = renderHtml(html);
