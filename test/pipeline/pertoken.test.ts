@@ -167,3 +167,13 @@ test("the claims follow the numbers across their thresholds", () => {
   const one = synthetic([[1]], null, { nl: 0, lin: 0 });
   assert.deepEqual(perTokenClaims(one).map((c) => c.holds), [null, null, null], "one width decides nothing");
 });
+
+test("each per-token verdict just either side of its threshold (R² ≥ 0.5, > 10 %, spread < 0.5×), and NaN is undecided", () => {
+  const e = 1e-9;
+  const holds = (r2: number, pct: number, nl: number, lin = 0.3) =>
+    perTokenClaims(synthetic([[1, r2], [r2, 1]], [[NaN, pct], [pct, NaN]], { nl, lin })).map((c) => c.holds);
+  assert.deepEqual(holds(0.5, 10 + e, 0.15 - e), [true, true, true]);
+  assert.deepEqual(holds(0.5 - e, 10, 0.15), [false, false, false], "10 % is not above 10 %; 0.15 is not below 0.5 × 0.3");
+  assert.deepEqual(holds(NaN, NaN, NaN), [null, null, null]);
+  assert.deepEqual(holds(0.9, 20, 0.1, NaN), [true, true, null]);
+});
