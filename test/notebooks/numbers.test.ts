@@ -77,7 +77,8 @@ const ALLOWED_NULL: Record<string, RegExp> = {
 
 /** Problems of a recorded value: non-finite numbers (JSON writes NaN as null) and numbers out of range. */
 export function numberProblems(value: unknown, allowNull: RegExp | null, at = "", key = ""): string[] {
-  if (value === null) return allowNull?.test(at) ? [] : [`${at}: null (NaN or Infinity is written as null)`];
+  // A null that says "nothing missing" is text, not a number; any other null may be a NaN.
+  if (value === null) return allowNull?.test(at) || /missing|problem|reason/i.test(key) ? [] : [`${at}: null (NaN or Infinity is written as null)`];
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return [`${at}: ${value}`];
     const rule = RANGES.find(([re]) => re.test(key));
