@@ -185,7 +185,7 @@ export function downstreamCeClaims(a: DownstreamCeAnalysis): Claim[] {
       claim: c.claim,
       measured: `CE share / ${c.what}: median ${m.toFixed(2)} over ${a.runs.length} SAEs (range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}); ` +
         `e.g. width ${ex.sae.width}, L0 ${ex.sae.l0 ?? "?"}: ${pct(ex.result.errorCeRecovered.nonlinear)} of the CE gap vs ${pct(c.share(ex.result))} ${c.what}`,
-      holds: Number.isFinite(m) && m >= 1 / PROPORTIONAL_FACTOR && m <= PROPORTIONAL_FACTOR,
+      holds: Number.isFinite(m) ? m >= 1 / PROPORTIONAL_FACTOR && m <= PROPORTIONAL_FACTOR : null,
     };
   });
 }

@@ -431,7 +431,7 @@ export function errorSaeClaims(c: Pick<ErrorSaeComparison, "linear" | "nonlinear
     { claim: "The SAE trained on NonlinearError has more dead latents",
       measured: `dead on the ${lin.result.deadWindowTokens} held-out rows: ${nl.deadLatents} of ${nl.result.width} (${f3(nl.result.deadFraction)}) ` +
         `vs ${lin.deadLatents} of ${lin.result.width} (${f3(lin.result.deadFraction)}) (linear)`,
-      holds: nl.result.deadFraction > lin.result.deadFraction },
+      holds: Number.isFinite(nl.result.deadFraction) && Number.isFinite(lin.result.deadFraction) ? nl.result.deadFraction > lin.result.deadFraction : null },
     det
       ? { claim: "Latents of the SAE trained on NonlinearError are less interpretable (lower detection accuracy)",
         measured: `mean detection accuracy ${f3(acc(det.linear).value)} over ${det.linear.summary.latents} latents (linear) vs ` +

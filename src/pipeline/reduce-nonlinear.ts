@@ -417,12 +417,12 @@ export function reduceNonlinearClaims(p: PursuitSweep, c: CrossComponentAnalysis
   claims.push({
     claim: `Gradient pursuit at each token's own L0 lowers fvu a little (the paper: 3–5 %; here: a median reduction in (0, ${pct(t.smallFvuReduction)}])`,
     measured: some ? `median fvu reduction ${pct(median(fvuRed))} over ${p.points.length} widths at L0 ${p.l0 ?? "?"} (${range(fvuRed)})` : "no SAE pursued",
-    holds: some ? median(fvuRed) > 0 && median(fvuRed) <= t.smallFvuReduction : null,
+    holds: some && Number.isFinite(median(fvuRed)) ? median(fvuRed) > 0 && median(fvuRed) <= t.smallFvuReduction : null,
   });
   claims.push({
     claim: `… but barely changes fvu_nonlinear (here: a median relative change within ±${pct(t.nonlinearUnchanged)})`,
     measured: some ? `median fvu_nonlinear change ${pct(median(nlChange))} (${range(nlChange)})` : "no SAE pursued",
-    holds: some ? Math.abs(median(nlChange)) <= t.nonlinearUnchanged : null,
+    holds: some && Number.isFinite(median(nlChange)) ? Math.abs(median(nlChange)) <= t.nonlinearUnchanged : null,
   });
   if (!c) return claims;
   const r2 = c.result.r2;
@@ -435,7 +435,7 @@ export function reduceNonlinearClaims(p: PursuitSweep, c: CrossComponentAnalysis
       `r2_mean_over_dims ≥ ${t.meaningfulR2})`,
     measured: `best: ${best} ${r2[best].nonlinearError.toFixed(3)}` + saeSources.filter((s) => s !== best).map((s) => `; ${s} ${r2[s].nonlinearError.toFixed(3)}`).join("") +
       (others ? ` (raw activations: ${others})` : ""),
-    holds: r2[best].nonlinearError >= t.meaningfulR2,
+    holds: Number.isFinite(r2[best].nonlinearError) ? r2[best].nonlinearError >= t.meaningfulR2 : null,
   });
   const prevCell = c.result.cells.find((x) => x.source === SOURCE_NAMES.previous && x.target === "nonlinearError");
   const pursuit = pursuitNonlinearReduction(p, c.target);
@@ -445,7 +445,7 @@ export function reduceNonlinearClaims(p: PursuitSweep, c: CrossComponentAnalysis
       ? `previous layer's SAE removes ${pct(1 - prevCell.fvu)} of NonlinearError's variance (1 − fvu of the prediction) vs pursuit's ` +
         `${pct(pursuit.value)} reduction of fvu_nonlinear (${pursuit.where})`
       : `not measured: ${c.skipped.find((s) => s.name === SOURCE_NAMES.previous)?.reason ?? "no previous layer"}`,
-    holds: prevCell && Number.isFinite(pursuit.value) ? 1 - prevCell.fvu > pursuit.value : null,
+    holds: prevCell && Number.isFinite(prevCell.fvu) && Number.isFinite(pursuit.value) ? 1 - prevCell.fvu > pursuit.value : null,
   });
   return claims;
 }

@@ -128,3 +128,15 @@ test("the §3.9 verdicts follow the measured shares", () => {
   const mixed = downstreamCeClaims(analysis([run(32, 0.1, 0.45, 0.15), run(64, 0.12, 0.5, 0.2)]));
   assert.deepEqual(mixed.map((c) => c.holds), [false, true]);
 });
+
+test("the §3.9 verdicts at the factor-of-2 bounds, and undecided on NaN or no runs", () => {
+  const e = 1e-9;
+  // CE share / variance share = ce / 0.4; CE share / norm fraction = ce / 0.5.
+  const holds = (ce: number) => downstreamCeClaims(analysis([run(64, ce, 0.4, 0.5)])).map((c) => c.holds);
+  assert.deepEqual(holds(0.8), [true, true], "ratio exactly 2 (variance)");
+  assert.deepEqual(holds(0.8 + 1e-6), [false, true]);
+  assert.deepEqual(holds(0.2 - 1e-6), [false, false], "below 1/2 for both");
+  assert.deepEqual(holds(0.25 + e), [true, true]);
+  assert.deepEqual(holds(NaN), [null, null]);
+  assert.deepEqual(downstreamCeClaims(analysis([])).map((c) => c.holds), [null, null]);
+});

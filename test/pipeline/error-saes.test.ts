@@ -177,3 +177,13 @@ test("the verdicts follow the numbers and their intervals", () => {
   assert.equal(missing[2].holds, null);
   assert.match(missing[2].measured, /not measured: no store/);
 });
+
+test("fvu and accuracy differences decide by their interval's sign at 0; dead fractions strictly; NaN is undecided", () => {
+  const e = 1e-12;
+  const holds = (diff: [number, number, number], dead: [number, number], acc: [number, number, number] | null = null) =>
+    errorSaeClaims(fake(diff, dead, acc)).map((c) => c.holds);
+  assert.deepEqual(holds([0.01, e, 0.02], [0.02, 0.02 + e], [0.01, e, 0.02]), [true, true, true]);
+  assert.deepEqual(holds([0.01, 0, 0.02], [0.02, 0.02], [0.01, 0, 0.02]), [null, false, null], "an interval touching 0 is undecided");
+  assert.deepEqual(holds([-0.01, -0.02, -e], [0.02 + e, 0.02], [-0.01, -0.02, -e]), [false, false, false]);
+  assert.deepEqual(holds([NaN, NaN, NaN], [NaN, 0.1], [NaN, NaN, NaN]), [null, null, null]);
+});

@@ -208,3 +208,21 @@ test("the §3.10/§3.11 verdicts follow the measured numbers", () => {
   assert.match(worse[3].measured, /not measured: no SAE was trained/);
   assert.equal(reduceNonlinearClaims(pursuitOf([[0.3, 0.29, 0.1, 0.1]]), null).length, 2, "without the cross-component analysis: the pursuit claims only");
 });
+
+test("each §3.10/§3.11 verdict just either side of its threshold, and undecided on NaN", () => {
+  const e = 1e-9;
+  // fvu 0.2 → 0.2·(1 − r): a reduction r must lie in (0, 0.15]; fvu_nonlinear 0.1 → 0.1·(1 + c): |c| ≤ 0.05.
+  const holds = (r: number, c: number, best = 0.4, prev = 0.3) =>
+    reduceNonlinearClaims(pursuitOf([[0.2, 0.2 * (1 - r), 0.1, 0.1 * (1 + c)]]), crossOf(best, prev)).map((x) => x.holds);
+  assert.deepEqual(holds(0.15 - e, 0.05 - e).slice(0, 2), [true, true]);
+  assert.deepEqual(holds(0.15 + 1e-6, 0.05 + 1e-6).slice(0, 2), [false, false]);
+  assert.deepEqual(holds(1e-6, -(0.05 - e)).slice(0, 2), [true, true]);
+  assert.deepEqual(holds(0, -(0.05 + 1e-6)).slice(0, 2), [false, false], "no reduction is not 'a little'");
+  assert.equal(holds(0.04, 0, 0.2)[2], true, "best r2 = 0.2 is meaningful");
+  assert.equal(holds(0.04, 0, 0.2 - e, 0.1)[2], false);
+  // Claim 4: the previous layer's SAE removes 1 − fvu = prev of the variance vs pursuit's reduction of fvu_nonlinear (−c).
+  assert.equal(holds(0.04, -0.3 + 1e-6, 0.4, 0.3)[3], true);
+  assert.equal(holds(0.04, -0.3 - 1e-6, 0.4, 0.3)[3], false);
+  assert.deepEqual(holds(NaN, NaN, NaN, NaN), [null, null, null, null]);
+  assert.deepEqual(reduceNonlinearClaims(pursuitOf([]), null).map((x) => x.holds), [null, null], "nothing pursued");
+});
