@@ -34,7 +34,7 @@ export async function decomposeFamily(ctx: AnalysisContext, options: Decompositi
   for (const [i, entry] of entries.entries()) {
     progress(i, entries.length, `decomposing SAE width ${entry.width}, L0 ${entry.l0 ?? "?"}`);
     const key = { sae: contentFingerprint(entry.path), activations: ctx.activationsKey, settings };
-    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, settings)), sae: entry });
+    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, settings), __filename), sae: entry });
   }
   progress(entries.length, entries.length, "decomposed every SAE");
   return out;
