@@ -52,6 +52,7 @@ const inLibrary = (file: string) => file.startsWith(libRoot + path.sep) && /\.(t
 
 /** The library modules `file` imports at run time, itself included, as sorted module ids with their loaded files. */
 export function codeClosure(file: string): { id: string; file: string }[] {
+  if (!require.cache[file] && inLibrary(file) && fs.existsSync(file)) require(file); // loads what it imports too
   const start = require.cache[file];
   // A module not loaded through require (should not happen): every loaded library module, which over-covers safely.
   const roots = start ? [start] : Object.values(require.cache).filter((m): m is NodeModule => !!m && inLibrary(m.filename));
@@ -61,7 +62,8 @@ export function codeClosure(file: string): { id: string; file: string }[] {
     const m = stack.pop()!;
     if (!inLibrary(m.filename) || seen.has(moduleId(m.filename))) continue;
     seen.set(moduleId(m.filename), m.filename);
-    stack.push(...m.children);
+    // This module's own children are the modules it loaded to fingerprint them, not code it runs.
+    if (m.filename !== __filename) stack.push(...m.children);
   }
   return [...seen].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, f]) => ({ id, file: f }));
 }

@@ -65,9 +65,7 @@ export function decodeResult<T>(json: string, blob: Buffer): T {
 
 /** The fingerprint used for callers that do not name their module: the whole pipeline's code (safe, coarse). */
 function pipelineFingerprint(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  require("./index");
-  return codeFingerprint(require.resolve("./index"));
+  return codeFingerprint(path.join(__dirname, `index${path.extname(__filename)}`));
 }
 
 /**
