@@ -233,6 +233,9 @@ function buildLocked(inputs: StoreInputs, options: BuildOptions, r: Resolved, re
     fs.mkdirSync(dir, { recursive: true });
   }
   const m = manifest;
+  if (r.manifest && !sharedFilesIntact(dir, r.manifest)) {
+    warn({ code: "cache-corrupt", subject: `activation store ${dir}`, problem: `${FILES.tokens} or ${FILES.contextSources} is damaged`, hint: "rewriting them" });
+  }
   writeNpy(path.join(dir, FILES.tokens), { dtype: "int32", shape: [config.contexts, config.ctx], data: contexts.tokens });
   const sources = new Int32Array(2 * config.contexts);
   for (let i = 0; i < config.contexts; i++) { sources[2 * i] = contexts.doc[i]; sources[2 * i + 1] = contexts.start[i]; }

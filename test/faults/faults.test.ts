@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildActivationStore } from "../../src/activations/index";
 import { initBackend } from "../../src/backend/index";
+import { DmWarning, onWarning } from "../../src/warnings";
 import { STORE_CONFIG, storeInputs } from "./child";
 
 const child = path.join(__dirname, "child.ts");
@@ -115,5 +116,44 @@ describe("fault injection", () => {
     done.store!.close();
     assert.equal(done.chunksBuilt, 4 - manifest.finished.length);
     assert.deepEqual(files(path.join(root, key)), files(path.join(work, "store-whole", key)));
+  });
+});
+
+describe("damaged cache entries", () => {
+  before(() => initBackend());
+
+  it("a store with any one file damaged is reported naming it and rebuilt to the same bytes", () => {
+    const whole = path.join(work, "store-whole");
+    const [key] = fs.readdirSync(whole).filter((n) => !n.endsWith(".lock"));
+    for (const file of ["tokens.npy", "losses/chunk-00001.npy", "acts/blocks.1.hook_mlp_out/chunk-00003.npy"]) {
+      const root = path.join(work, `store-damaged-${path.basename(file)}`);
+      fs.cpSync(whole, root, { recursive: true });
+      const p = path.join(root, key, file);
+      const b = fs.readFileSync(p);
+      b[b.length - 3] ^= 0x40;
+      fs.writeFileSync(p, b);
+      const warnings: DmWarning[] = [];
+      const stop = onWarning((w) => warnings.push(w));
+      let built;
+      try { built = buildActivationStore(storeInputs(), { root, config: STORE_CONFIG }); } finally { stop(); }
+      built.store!.close();
+      assert.equal(built.reused, false, `${file}: the damaged store was reused`);
+      assert.equal(warnings.length, 1, `${file}: ${warnings.map((w) => w.problem).join("; ")}`);
+      assert.ok(warnings[0].problem.includes(path.basename(file)) || warnings[0].problem.includes("tokens.npy"), warnings[0].problem);
+      assert.deepEqual(files(path.join(root, key)), files(path.join(whole, key)));
+    }
+  });
+
+  it("a family SAE with a damaged weights file is reported and retrained to the same bits", async () => {
+    const whole = path.join(work, "family", "whole");
+    const root = path.join(work, "family", "killed"); // a finished family from the SIGKILL test
+    const weights = path.join(root, "family", "layer_0", "width_32", "average_l0_4", "sae_weights.safetensors");
+    fs.truncateSync(weights, fs.statSync(weights).size - 100);
+    const r = runChild("family", root);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: trained SAE .*width_32.*sae_weights\.safetensors has \d+ bytes.*retraining it/);
+    const summary = JSON.parse(fs.readFileSync(path.join(root, "family", "summary.json"), "utf8"));
+    assert.deepEqual(summary.entries.map((e: { reused: boolean }) => e.reused), [false, true]);
+    assert.deepEqual(files(path.join(root, "family")), files(path.join(whole, "family")));
   });
 });
