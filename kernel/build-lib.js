@@ -12,6 +12,8 @@ const path = require("path");
 const root = path.resolve(__dirname, "..");
 const buildDir = path.join(root, "build");
 const stampFile = path.join(buildDir, ".source-stamp");
+// The sources as compiled (module id → sha256), from which src/code-version.ts fingerprints cached artifacts.
+const hashesFile = path.join(buildDir, ".source-hashes.json");
 const lockDir = path.join(root, ".build.lock");
 
 function sourceStamp() {
@@ -29,7 +31,23 @@ function sourceStamp() {
   return h.digest("hex");
 }
 
-const isCurrent = (stamp) => fs.existsSync(stampFile) && fs.readFileSync(stampFile, "utf8") === stamp;
+const isCurrent = (stamp) => fs.existsSync(stampFile) && fs.existsSync(hashesFile) && fs.readFileSync(stampFile, "utf8") === stamp;
+
+/** sha256 of every src/*.ts file's content, keyed "pipeline/cache" for src/pipeline/cache.ts. */
+function sourceHashes() {
+  const out = {};
+  const visit = (dir) => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      if (fs.statSync(p).isDirectory()) visit(p);
+      else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) {
+        out[path.relative(path.join(root, "src"), p).slice(0, -3).split(path.sep).join("/")] = crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex");
+      }
+    }
+  };
+  visit(path.join(root, "src"));
+  return JSON.stringify(out, null, 1);
+}
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Rebuilds build/ when src/ changed since the last build; returns true when it built. Throws with tsc's output. */
@@ -51,11 +69,17 @@ function ensureLibraryBuilt() {
   }
   try {
     if (isCurrent(stamp)) return false;
-    try {
-      execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json")],
-        { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    } catch (e) {
-      throw new Error(`compiling src/ into build/ failed:\n${(e.stdout || "").toString()}${(e.stderr || "").toString()}`);
+    // Compile until the sources did not change during the compilation, so the hashes describe what was compiled.
+    for (let hashes = sourceHashes(), before = null; hashes !== before; before = hashes, hashes = sourceHashes()) {
+      try {
+        execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(root, "tsconfig.build.json")],
+          { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+      } catch (e) {
+        throw new Error(`compiling src/ into build/ failed:\n${(e.stdout || "").toString()}${(e.stderr || "").toString()}`);
+      }
+      const tmpHashes = `${hashesFile}.${process.pid}.tmp`;
+      fs.writeFileSync(tmpHashes, hashes);
+      fs.renameSync(tmpHashes, hashesFile);
     }
     const tmp = `${stampFile}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, stamp);

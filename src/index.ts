@@ -4,6 +4,8 @@ export type { BackendInfo, BackendName } from "./backend/index";
 export { InputError } from "./errors";
 export { terminalProgress, silentProgress } from "./progress";
 export type { Progress } from "./progress";
+export { warn, onWarning, formatWarning } from "./warnings";
+export type { DmWarning } from "./warnings";
 export * as viz from "./viz/index";
 export * as io from "./io/index";
 export * as sae from "./sae/index";

@@ -1,13 +1,19 @@
 // Building an activation store: draw contexts from a corpus, run the model over them chunk by chunk, and write
 // tokens, per-token losses and the hooked activations (kept positions only) as .npy files with a manifest.
 // The folder is named after a hash of config + model + tokenizer + corpus, so an unchanged request reuses the store,
-// a changed one builds a new folder, and an interrupted build resumes at its first unfinished chunk.
+// a changed one builds a new folder, and an interrupted build resumes at its first unfinished chunk. The key includes
+// the fingerprint of this module's code (and what it imports), so editing the model or the builder rebuilds. The
+// manifest records every file's checksum: a damaged chunk is reported and rebuilt. A lock file keeps two processes
+// from building the same store at once (the second waits and reuses it).
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { backendInfo } from "../backend/index";
+import { codeFingerprint } from "../code-version";
 import { InputError } from "../errors";
+import { checksumProblem, fileSums, lockOrDone, removeTempFiles } from "../io/entry";
 import { writeFileAtomic, writeNpy } from "../io/index";
+import { warn } from "../warnings";
 import type { LlamaWeights, WeightName } from "../lm/checkpoint";
 import type { HookName } from "../lm/hooks";
 import { type LlamaParams, disposeParams, forward, toTensors } from "../lm/model";
@@ -110,14 +116,34 @@ function writeManifest(dir: string, m: StoreManifest): void {
   writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(m, null, 1) + "\n");
 }
 
-/** Whether every file of a finished chunk is present with the size its shape implies (cheap resume check). */
-function chunkFilesPresent(dir: string, m: StoreManifest, index: number): boolean {
-  const c = m.chunks[index];
-  const present = (rel: string, minBytes: number) => {
-    try { return fs.statSync(path.join(dir, rel)).size >= minBytes; } catch { return false; }
-  };
-  if (!present(chunkFile(FILES.losses, index), 4 * (c.endContext - c.firstContext) * (m.config.ctx - 1))) return false;
-  return m.config.hooks.every((h) => present(chunkFile(FILES.activations, index, h), 4 * c.rows * m.d));
+/** The files of chunk `index`, relative to the store folder. */
+function chunkFiles(m: StoreManifest, index: number): string[] {
+  return [chunkFile(FILES.losses, index), ...m.config.hooks.map((h) => chunkFile(FILES.activations, index, h))];
+}
+
+/** Null when every file of a finished chunk matches its recorded checksum, else what is wrong. */
+function chunkProblem(dir: string, m: StoreManifest, index: number): string | null {
+  const files = chunkFiles(m, index);
+  const sums = m.checksums ?? {};
+  const unrecorded = files.find((f) => !sums[f]);
+  if (unrecorded) return `${unrecorded} has no recorded checksum`;
+  return checksumProblem(dir, Object.fromEntries(files.map((f) => [f, sums[f]])));
+}
+
+/** A finished chunk whose files are damaged: said once, then built again. */
+function intactChunk(dir: string, m: StoreManifest, index: number): boolean {
+  const problem = chunkProblem(dir, m, index);
+  if (problem) warn({ code: "cache-corrupt", subject: `activation store ${dir}`, problem: `chunk ${index}: ${problem}`, hint: "rebuilding that chunk" });
+  return problem === null;
+}
+
+/** A clear error for a failed write into a store (a full disk above all); the chunk stays unfinished. */
+function storeWriteError(dir: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new Error(`cannot write the activation store ${dir}: the disk is full (${code}). Finished chunks are kept; free some space and run the same build again to resume`);
+  }
+  return err as Error;
 }
 
 /** Builds (or reuses, or resumes) the store for these inputs and config. */
@@ -130,23 +156,61 @@ export function buildActivationStore(inputs: StoreInputs, options: BuildOptions)
     throw new InputError(inputs.tokenizerFile ?? "tokenizer", `has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${mc.vocabSize}`);
   }
   const modelHash = hashWeights(weights), tokenizerHash = hashTokenizer(tokenizer);
-  const key = storeKey(config, modelHash, tokenizerHash, corpus.hash);
+  const code = codeFingerprint(__filename);
+  const key = storeKey(config, modelHash, tokenizerHash, corpus.hash, code);
   const dir = path.join(options.root, key);
   const progress = options.progress;
 
-  let manifest: StoreManifest | null = null;
-  if (fs.existsSync(path.join(dir, MANIFEST_FILE))) {
-    manifest = readManifest(dir);
-    const same = manifest.key === key && JSON.stringify(manifest.config) === JSON.stringify(config) &&
-      manifest.model.sha256 === modelHash && manifest.tokenizer.sha256 === tokenizerHash && manifest.corpus.sha256 === corpus.hash;
+  const existingManifest = (): StoreManifest | null => {
+    if (!fs.existsSync(path.join(dir, MANIFEST_FILE))) return null;
+    const m = readManifest(dir);
+    const same = m.key === key && JSON.stringify(m.config) === JSON.stringify(config) &&
+      m.model.sha256 === modelHash && m.tokenizer.sha256 === tokenizerHash && m.corpus.sha256 === corpus.hash;
     if (!same) {
       throw new InputError(path.join(dir, MANIFEST_FILE), `describes another store than the key ${key} it sits under; delete ${dir} to rebuild`);
     }
-    const existing = manifest;
-    if (existing.complete && existing.chunks.every((c) => chunkFilesPresent(dir, existing, c.index))) {
-      return { store: openActivationStore(dir), dir, reused: true, chunksBuilt: 0 };
-    }
+    return m;
+  };
+  /** The finished store when it is complete and every file is intact (checked once per build call). */
+  const finishedStore = (): BuildResult | null => {
+    const m = existingManifest();
+    if (!m || !m.complete || !sharedFilesIntact(dir, m) || !m.chunks.every((c) => chunkProblem(dir, m, c.index) === null)) return null;
+    return { store: openActivationStore(dir), dir, reused: true, chunksBuilt: 0 };
+  };
+  const got = lockOrDone(`${dir}.lock`, finishedStore);
+  if ("value" in got) return got.value;
+  try {
+    removeTempFiles(dir);
+    return buildLocked(inputs, options, { config, key, code, dir, modelHash, tokenizerHash, manifest: existingManifest() }, () => got.lock.refresh());
+  } catch (err) {
+    throw storeWriteError(dir, err);
+  } finally {
+    got.lock.release();
   }
+}
+
+/** Whether tokens.npy and context-sources.npy match their checksums (they are rewritten on every build call anyway). */
+function sharedFilesIntact(dir: string, m: StoreManifest): boolean {
+  const sums = m.checksums ?? {};
+  return [FILES.tokens, FILES.contextSources].every((f) => sums[f] && checksumProblem(dir, { [f]: sums[f] }) === null);
+}
+
+interface Resolved {
+  config: StoreConfig;
+  key: string;
+  code: string;
+  dir: string;
+  modelHash: string;
+  tokenizerHash: string;
+  manifest: StoreManifest | null;
+}
+
+function buildLocked(inputs: StoreInputs, options: BuildOptions, r: Resolved, refreshLock: () => void): BuildResult {
+  const { weights, tokenizer, corpus } = inputs;
+  const mc = weights.config;
+  const { config, key, dir, modelHash, tokenizerHash } = r;
+  let manifest = r.manifest;
+  const progress = options.progress;
 
   // The contexts are a pure function of the inputs, so a resumed build recomputes the same ones.
   const documents = corpusPart(corpus, config.corpusPart);
@@ -163,18 +227,22 @@ export function buildActivationStore(inputs: StoreInputs, options: BuildOptions)
       corpus: { name: corpus.name, source: corpus.source, sha256: corpus.hash, part: config.corpusPart, documentIds: tokenized.docIds },
       d: mc.dim, positions, rows: config.contexts * positions.perContext, files: { ...FILES },
       chunks: planChunks(config.contexts, config.contextsPerChunk, positions.perContext),
-      finished: [], complete: false,
+      finished: [], complete: false, code: r.code, checksums: {},
       created: { at: new Date().toISOString(), by: "sae-darkmatter activations", backend: activeBackend(), seconds: 0 },
     };
     fs.mkdirSync(dir, { recursive: true });
   }
   const m = manifest;
+  if (r.manifest && !sharedFilesIntact(dir, r.manifest)) {
+    warn({ code: "cache-corrupt", subject: `activation store ${dir}`, problem: `${FILES.tokens} or ${FILES.contextSources} is damaged`, hint: "rewriting them" });
+  }
   writeNpy(path.join(dir, FILES.tokens), { dtype: "int32", shape: [config.contexts, config.ctx], data: contexts.tokens });
   const sources = new Int32Array(2 * config.contexts);
   for (let i = 0; i < config.contexts; i++) { sources[2 * i] = contexts.doc[i]; sources[2 * i + 1] = contexts.start[i]; }
   writeNpy(path.join(dir, FILES.contextSources), { dtype: "int32", shape: [config.contexts, 2], data: sources });
-  // A chunk listed as finished whose files went missing is simply built again.
-  m.finished = m.finished.filter((i) => chunkFilesPresent(dir, m, i));
+  m.checksums = { ...(m.checksums ?? {}), ...fileSums(dir, [FILES.tokens, FILES.contextSources]) };
+  // A chunk listed as finished whose files went missing or were damaged is said and built again.
+  m.finished = m.finished.filter((i) => intactChunk(dir, m, i));
   m.complete = m.finished.length === m.chunks.length;
   const done = new Set(m.finished);
   const secondsBefore = m.created.seconds;
@@ -202,7 +270,9 @@ export function buildActivationStore(inputs: StoreInputs, options: BuildOptions)
         }
         writeNpy(path.join(dir, chunkFile(FILES.activations, chunk.index, h)), { dtype: "float32", shape: [chunk.rows, d], data: kept });
       }
-      // The manifest lists a chunk only after all its files are in place, so an interruption never marks half a chunk.
+      // The manifest lists a chunk (with its files' checksums) only after all its files are in place, so an
+      // interruption never marks half a chunk.
+      Object.assign(m.checksums!, fileSums(dir, chunkFiles(m, chunk.index)));
       done.add(chunk.index);
       built++;
       m.finished = [...done].sort((a, b) => a - b);
@@ -210,6 +280,7 @@ export function buildActivationStore(inputs: StoreInputs, options: BuildOptions)
       m.created.seconds = secondsBefore + (Date.now() - t0) / 1000;
       writeManifest(dir, m);
       progress?.(done.size, m.chunks.length, "activation chunks");
+      refreshLock();
     }
   } finally {
     if (params) disposeParams(params);

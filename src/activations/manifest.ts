@@ -58,6 +58,10 @@ export interface StoreManifest {
   finished: number[];
   complete: boolean;
   created: { at: string; by: string; backend: string; seconds: number };
+  /** Fingerprint of the code that built the store (part of the key; see code-version.ts). */
+  code?: string;
+  /** Size and sha256 of every written file, relative to the store folder (a chunk's once it is finished). */
+  checksums?: Record<string, { bytes: number; sha256: string }>;
 }
 
 export const FILES: StoreManifest["files"] = {
@@ -104,9 +108,9 @@ export function validateStoreConfig(c: StoreConfig, nLayers: number): StoreConfi
   return { ...c, hooks: [...c.hooks] };
 }
 
-/** The store key: a hash of everything that determines its contents. */
-export function storeKey(config: StoreConfig, modelHash: string, tokenizerHash: string, corpusHash: string): string {
-  const payload = JSON.stringify({ format: STORE_FORMAT, version: STORE_VERSION, config, modelHash, tokenizerHash, corpusHash });
+/** The store key: a hash of everything that determines its contents (`code`: the builder's code fingerprint). */
+export function storeKey(config: StoreConfig, modelHash: string, tokenizerHash: string, corpusHash: string, code: string): string {
+  const payload = JSON.stringify({ format: STORE_FORMAT, version: STORE_VERSION, config, modelHash, tokenizerHash, corpusHash, code });
   return createHash("sha256").update(payload).digest("hex").slice(0, 20);
 }
 
@@ -194,5 +198,12 @@ export function readManifest(dir: string): StoreManifest {
   if (typeof m.complete !== "boolean") fail(file, "complete must be true or false");
   if (m.complete && seen.size !== plan.length) fail(file, `says complete but only ${seen.size} of ${plan.length} chunks are finished`);
   if (!isObject(m.created)) fail(file, "created is missing");
+  if (m.checksums !== undefined) {
+    if (!isObject(m.checksums)) fail(file, "checksums must be an object of {bytes, sha256} per file");
+    for (const [f, v] of Object.entries(m.checksums)) {
+      if (!isObject(v) || typeof v.sha256 !== "string") fail(file, `checksums.${f} must be {bytes, sha256}`);
+      count(file, `checksums.${f}.bytes`, v.bytes);
+    }
+  }
   return { ...(m as unknown as StoreManifest), config };
 }

@@ -8,6 +8,8 @@ import { Estimate } from "../darkmatter/common";
 import { openActivationSource } from "../activations/sources";
 import { loadSae } from "../sae/index";
 import { intOption } from "../family/cli-options";
+import { NormAccumulator, saeFitWarnings } from "../darkmatter/sanity";
+import { warn } from "../warnings";
 
 const USAGE = `usage: darkmatter fit-error --activations PATH --sae PATH [options]
 
@@ -91,15 +93,32 @@ export async function run(args: string[]): Promise<number> {
       if (sae.d_in !== source.cols) {
         throw new InputError("--sae", `${values.sae} has d_in = ${sae.d_in} but the activations have d = ${source.cols}`);
       }
+      // L0 and norms measured along the way, for the sanity checks.
+      const norms = new NormAccumulator(sae.d_in);
+      let l0Sum = 0, l0Rows = 0;
+      const reconstruct = (x: Float32Array, rows: number) => {
+        const f = sae.forward(x, { latents: false });
+        l0Sum += f.meanL0 * rows;
+        l0Rows += rows;
+        norms.add(x, f.reconstruction, rows);
+        return f.reconstruction;
+      };
       const result = decomposeSaeError(
-        { activations: source, sae: { reconstruct: (x) => sae.forward(x, { latents: false }).reconstruction } },
+        { activations: source, sae: { reconstruct } },
         {
           intercept: !values["no-intercept"], trainRows, testRows, seed,
           bootstrap: resamples > 0 ? { resamples, seed } : false,
           dropNonFinite: values["drop-non-finite"] ?? false,
           progress: values.json ? undefined : terminalProgress(),
         });
-      console.log(values.json ? JSON.stringify(summarize(result), null, 2) : table(result, values.activations, values.sae));
+      const sanity = saeFitWarnings({
+        sae: values.sae, fvu: result.fvu.value, l0Measured: l0Rows ? l0Sum / l0Rows : undefined, l0Nominal: sae.metadata.nominalL0 ?? sae.k,
+        inputNorm: norms.inputNorm, reconstructionNorm: norms.reconstructionNorm,
+        droppedNonFinite: result.rows.droppedNonFinite, rows: result.rows.total,
+        testRows: result.rows.evaluated, regressors: result.d + (result.intercept ? 1 : 0),
+      });
+      console.log(values.json ? JSON.stringify({ ...summarize(result), sanity }, null, 2) : table(result, values.activations, values.sae));
+      for (const w of sanity) warn(w);
     } finally {
       sae.dispose();
     }

@@ -6,7 +6,9 @@ import { parseArgs } from "util";
 import { backendInfo } from "../backend/index";
 import { InputError } from "../errors";
 import { NpyWriter, createNpyWriter, openTensorFile, writeNpy } from "../io/index";
+import { NormAccumulator, saeFitWarnings } from "../darkmatter/sanity";
 import { terminalProgress } from "../progress";
+import { warn } from "../warnings";
 import { DEFAULT_MEMORY_BUDGET, FvuAccumulator, chunkRowsFor, loadSae } from "../sae/index";
 
 const USAGE = `usage: darkmatter sae-forward --sae PATH --input FILE --out DIR [options]
@@ -73,6 +75,7 @@ export async function run(args: string[]): Promise<number> {
     writers.push(error);
     const l0 = new Int32Array(rows);
     const stats = new FvuAccumulator(sae.d_in);
+    const norms = new NormAccumulator(sae.d_in);
     const progress = terminalProgress();
     for (let r0 = 0; r0 < rows; r0 += block) {
       const m = Math.min(block, rows - r0);
@@ -82,6 +85,7 @@ export async function run(args: string[]): Promise<number> {
       error.append(out.error);
       l0.set(out.l0, r0);
       stats.add(x, out.error);
+      norms.add(x, out.reconstruction, m);
       progress(r0 + m, rows, "sae-forward");
     }
     recon.close();
@@ -95,8 +99,13 @@ export async function run(args: string[]): Promise<number> {
       input: path.resolve(v.input), rows, mean_l0: rows > 0 ? total / rows : null, fvu: Number.isFinite(stats.fvu()) ? stats.fvu() : null,
       backend: backendInfo().name, out: path.resolve(v.out),
     };
-    if (v.json) console.log(JSON.stringify(summary, null, 2));
+    const sanity = saeFitWarnings({
+      sae: v.sae, fvu: summary.fvu ?? undefined, l0Measured: summary.mean_l0 ?? undefined, l0Nominal: sae.metadata.nominalL0 ?? sae.k,
+      inputNorm: norms.inputNorm, reconstructionNorm: norms.reconstructionNorm,
+    });
+    if (v.json) console.log(JSON.stringify({ ...summary, sanity }, null, 2));
     else console.log(Object.entries(summary).map(([k, x]) => `${k}: ${x}`).join("\n"));
+    for (const w of sanity) warn(w);
     return 0;
   } finally {
     for (const w of writers) w.abort();

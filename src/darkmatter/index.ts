@@ -32,3 +32,5 @@ export { crossComponentPrediction, componentRows, CROSS_TARGETS } from "./cross-
 export type { CrossTarget, CrossSource, CrossComponentInput, CrossComponentOptions, CrossComponentCell, CrossComponentResult } from "./cross-component";
 export { contourGrid, contourGrids, familyPoint, matchedL0, delaunay, interpolateOnTriangles } from "./contours";
 export type { FamilyPoint, ContourMetric, ContourOptions, ContourGrid, MatchedSae } from "./contours";
+export { saeFitWarnings, NormAccumulator, SANITY_LIMITS } from "./sanity";
+export type { SaeFitFacts } from "./sanity";

@@ -5,6 +5,7 @@ import * as path from "path";
 import { buildActivationStore, DEFAULT_STORE_CONFIG, DEFAULT_STORE_ROOT } from "../activations/build";
 import type { StoreConfig } from "../activations/manifest";
 import { initBackend } from "../backend/index";
+import { codeFingerprint } from "../code-version";
 import { InputError } from "../errors";
 import { defaultCorpus } from "../lm/corpus";
 import { DEFAULT_MODEL_FILE, DEFAULT_TOKENIZER_FILE, loadDefaultModel } from "../lm/train-default";
@@ -61,7 +62,9 @@ export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string 
     // ci keeps a quarter of the contexts too, so the notebooks' analyses run in seconds in CI.
     store: { ...DEFAULT_STORE_CONFIG, hooks, ...(profile === "ci" ? { contexts: DEFAULT_STORE_CONFIG.contexts / 4 } : {}) },
     request: { widths: p.widths, ks: p.ks, hooks, target: "x", recipe: { ...DEFAULT_RECIPE, tokens: p.tokens } },
-    dir: path.join(root, `default-${profile}`),
+    // Named after the training code's fingerprint too, so two versions of the code (two worktrees sharing .cache/, a
+    // kernel on an older build) each keep their family instead of retraining over each other's.
+    dir: path.join(root, `default-${profile}-${codeFingerprint(require.resolve("./family"))}`),
   };
 }
 

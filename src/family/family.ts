@@ -6,8 +6,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { ActivationStore } from "../activations/index";
+import { codeFingerprint } from "../code-version";
 import { InputError } from "../errors";
 import { writeFileAtomic } from "../io/atomic";
+import { lockOrDoneAsync, removeTempFiles, writeError } from "../io/entry";
 import { silentProgress, type Progress } from "../progress";
 import { loadSae, parseWidth, type Sae } from "../sae/index";
 import {
@@ -15,7 +17,7 @@ import {
   resolveLinearMapOptions, RowSplit, saeFingerprint, storeRows, TargetKind, TargetRows,
 } from "./targets";
 import {
-  hashOf, readCompleteRecord, resolveRecipe, saveTrainedSae, SaeRecipe, SaeResult, trainConfigFor, trainOnTarget,
+  hashOf, readCompleteRecord, resolveRecipe, saveTrainedSae, SaeRecipe, SaeResult, trainConfigFor, TrainedOnTarget, trainOnTarget,
 } from "./train-target";
 
 export interface FamilyConfig {
@@ -131,6 +133,8 @@ export function resolveFamilyConfig(store: { rows: number; hooks: string[] }, re
 function saeRequest(c: FamilyConfig, store: ActivationStore, hook: string, width: number, k: number, referenceSha: string | null): Record<string, unknown> {
   return {
     familyVersion: FAMILY_VERSION,
+    // The code that trains and evaluates SAEs (this module and what it imports): an edit there retrains.
+    code: codeFingerprint(__filename),
     store: { key: store.manifest.key, rows: store.rows, d: store.d },
     hook, width, k, target: c.target,
     // The reference by content: moving its files does not retrain (its path is in each SAE's provenance).
@@ -205,25 +209,34 @@ export async function trainFamily(store: ActivationStore, request: FamilyRequest
           const dir = path.join(out, folder);
           const req = saeRequest(c, store, hook, width, k, targets.referenceSha);
           const hash = hashOf(req);
-          const existing = readCompleteRecord(dir, hash);
-          if (existing) {
+          // Another process training the same SAE: wait for it and reuse its result.
+          const got = await lockOrDoneAsync(`${dir}.lock`, () => readCompleteRecord(dir, hash));
+          if ("value" in got) {
             done += stepsPerSae;
-            entries.push({ ...existing.result, hook, layer, folder, hash, reused: true });
+            entries.push({ ...got.value.result, hook, layer, folder, hash, reused: true });
             progress(done, total, `reused ${folder}`);
             continue;
           }
-          const target = targets.get(progress, done, total);
           const base = done;
-          const trained = await trainOnTarget(target, width, k, c.recipe, {
-            hook, progress: (step, steps, label) => progress(base + step, total, `${folder}: ${label}`),
-          });
+          let trained: TrainedOnTarget;
           try {
-            saveTrainedSae(dir, trained, req);
+            removeTempFiles(dir);
+            const target = targets.get(progress, done, total);
+            trained = await trainOnTarget(target, width, k, c.recipe, {
+              hook, progress: (step, steps, label) => { got.lock.refresh(); progress(base + step, total, `${folder}: ${label}`); },
+            });
+            try {
+              saveTrainedSae(dir, trained, req);
+            } catch (err) {
+              throw writeError(`the trained SAE ${dir}`, err);
+            } finally {
+              trained.sae.dispose();
+            }
           } finally {
-            trained.sae.dispose();
+            got.lock.release();
           }
           done = base + stepsPerSae;
-          entries.push({ ...trained.result, hook, layer, folder, hash, reused: false });
+          entries.push({ ...trained!.result, hook, layer, folder, hash, reused: false });
           progress(done, total, `saved ${folder}`);
         }
       }

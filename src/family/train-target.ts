@@ -1,13 +1,15 @@
 // Training one SAE on a target (x or an error component) with a recipe, evaluating it on the held-out rows, and the
 // records saved next to it. Shared by the family builder, the error-target comparison and `darkmatter train-sae`.
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { InputError } from "../errors";
 import { writeFileAtomic } from "../io/atomic";
+import { checksumProblem, fileSums, FileSum } from "../io/entry";
+import { hashOf } from "../io/hash";
 import type { Progress } from "../progress";
 import { layerFromHookName, saveSaeLens, Sae } from "../sae/index";
 import { defaultLearningRate, toSae, trainSae, TrainConfig, TrainedSae } from "../train/index";
+import { warn } from "../warnings";
 import type { TargetKind, TargetRows } from "./targets";
 
 /** How each SAE is trained: the paper's TopK recipe (src/train) with a token budget, batch and learning-rate scale. */
@@ -115,19 +117,7 @@ export async function trainOnTarget(target: TargetRows, width: number, k: number
   return { sae, trained, result };
 }
 
-/** JSON with object keys sorted, so equal content always hashes equal. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
-}
-
-export function hashOf(v: unknown): string {
-  return createHash("sha256").update(canonicalJson(v)).digest("hex").slice(0, 24);
-}
+export { canonicalJson, hashOf } from "../io/hash";
 
 export const TRAIN_RECORD = "train-config.json";
 export const TRAINING_LOG = "training-log.json";
@@ -141,7 +131,12 @@ export interface TrainRecord {
   trainConfig: Record<string, unknown>;
   result: SaeResult;
   savedAt: string;
+  /** Size and sha256 of the SAE's other files (cfg.json, weights, training log), so damage to any is detected. */
+  files?: Record<string, FileSum>;
 }
+
+/** The files a train-config.json vouches for. */
+const SAVED_FILES = ["cfg.json", "sae_weights.safetensors", TRAINING_LOG];
 
 /**
  * Saves a trained SAE into `dir`: SAELens cfg.json + sae_weights.safetensors, training-log.json (loss curve), and
@@ -157,21 +152,37 @@ export function saveTrainedSae(dir: string, t: TrainedOnTarget, request: Record<
   const record: TrainRecord = {
     format: "darkmatter-sae-training", version: 1, hash: hashOf(request), request,
     trainConfig: config as unknown as Record<string, unknown>, result: t.result, savedAt: new Date().toISOString(),
+    files: fileSums(dir, SAVED_FILES),
   };
   writeFileAtomic(recordFile, JSON.stringify(record, null, 1) + "\n");
   return record;
 }
 
-/** The record in `dir` when it is complete and its hash is `hash` (else null: the SAE must be (re)trained). */
+const warned = new Set<string>();
+
+/**
+ * The record in `dir` when it is complete, intact and its hash is `hash` (else null: the SAE must be (re)trained).
+ * A damaged folder (a record that cannot be read, a file that does not match its checksum) is reported once.
+ */
 export function readCompleteRecord(dir: string, hash: string): TrainRecord | null {
+  const file = path.join(dir, TRAIN_RECORD);
+  const damaged = (problem: string) => {
+    if (!warned.has(`${dir}\n${problem}`)) {
+      warned.add(`${dir}\n${problem}`);
+      warn({ code: "cache-corrupt", subject: `trained SAE ${dir}`, problem, hint: "retraining it" });
+    }
+    return null;
+  };
   let record: TrainRecord;
   try {
-    record = JSON.parse(fs.readFileSync(path.join(dir, TRAIN_RECORD), "utf8")) as TrainRecord;
-  } catch {
-    return null;
+    record = JSON.parse(fs.readFileSync(file, "utf8")) as TrainRecord;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? null : damaged(`${TRAIN_RECORD} cannot be read (${(err as Error).message})`);
   }
-  if (!record || typeof record !== "object" || record.format !== "darkmatter-sae-training" || record.hash !== hash) return null;
-  if (!record.result || typeof record.result.fvu !== "number") return null;
-  for (const f of ["cfg.json", "sae_weights.safetensors"]) if (!fs.existsSync(path.join(dir, f))) return null;
-  return record;
+  if (!record || typeof record !== "object" || record.format !== "darkmatter-sae-training") return damaged(`${TRAIN_RECORD} is not a training record`);
+  if (record.hash !== hash) return null; // another request: retrained, not damaged
+  if (!record.result || typeof record.result.fvu !== "number") return damaged(`${TRAIN_RECORD} has no result`);
+  if (!record.files) return damaged(`${TRAIN_RECORD} records no checksums (written by an older version)`);
+  const problem = checksumProblem(dir, record.files);
+  return problem ? damaged(problem) : record;
 }

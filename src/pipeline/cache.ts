@@ -1,13 +1,17 @@
 // Cached analysis results, so notebooks that share an analysis (and a second run of the main job) do not recompute
 // it. Each result is keyed by a hash of everything that determines it (the analysis, its options, the SAE files'
-// contents, the activations); JSON goes in <hash>.json, typed arrays in a binary sidecar <hash>.bin so large
-// linear maps stay compact and exact. The .json is written last, so its presence marks a complete entry.
+// contents, the activations) and by the code that computes it; JSON goes in <hash>/result.json, typed arrays in a
+// binary sidecar result.bin so large linear maps stay compact and exact, and entry.json records both files' checksums.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../backend/native";
-import { writeFileAtomic } from "../io/atomic";
-import { hashOf } from "../family/train-target";
+import { codeFingerprint } from "../code-version";
+import { discardEntry, lockOrDoneAsync, publishEntry, readEntry, removeLeftovers, writeError } from "../io/entry";
+import { hashOf } from "../io/hash";
+import { warn } from "../warnings";
+
+const RESULT_JSON = "result.json", RESULT_BIN = "result.bin";
 
 /** Where analysis results are cached (ignored by git). DARKMATTER_ANALYSIS_CACHE overrides it; "off" disables caching. */
 export function analysisCacheRoot(): string | null {
@@ -59,26 +63,61 @@ export function decodeResult<T>(json: string, blob: Buffer): T {
   }) as T;
 }
 
+/** The fingerprint used for callers that do not name their module: the whole pipeline's code (safe, coarse). */
+function pipelineFingerprint(): string {
+  return codeFingerprint(path.join(__dirname, `index${path.extname(__filename)}`));
+}
+
 /**
- * Returns the cached result of `kind` for `key`, or computes, caches and returns it. A corrupt or unreadable entry
- * is recomputed (a cache must never turn into an error). `key` must hold everything the result depends on.
+ * Returns the cached result of `kind` for `key`, or computes, caches and returns it. `key` must hold everything the
+ * result depends on but the code: `producer` (the calling module's `__filename`) adds the fingerprint of that module
+ * and everything it imports, so editing them recomputes the entry and editing anything else does not.
+ * Each entry is a folder <kind>/<hash>/ published atomically with checksums of its files: a corrupt or truncated
+ * entry is reported as a warning and recomputed (a cache must never turn into an error or a wrong number), and two
+ * processes asking for the same entry at once compute it once (a lock; the second waits and reads it).
  */
-export async function cached<T>(kind: string, key: unknown, compute: () => T | Promise<T>): Promise<T> {
+export async function cached<T>(kind: string, key: unknown, compute: () => T | Promise<T>, producer?: string): Promise<T> {
   const root = analysisCacheRoot();
   if (!root) return compute();
-  const hash = hashOf({ kind, key });
-  const base = path.join(root, kind, hash);
+  const code = producer ? codeFingerprint(producer) : pipelineFingerprint();
+  const dir = path.join(root, kind, hashOf({ kind, key, code }));
+  const read = (): { result: T } | null => {
+    const entry = readEntry<{ kind: string; code: string }>(dir);
+    let problem: string;
+    if ("manifest" in entry) {
+      try {
+        const json = fs.readFileSync(path.join(dir, RESULT_JSON), "utf8");
+        return { result: decodeResult<{ result: T }>(json, fs.readFileSync(path.join(dir, RESULT_BIN))).result };
+      } catch (err) {
+        problem = `its result cannot be decoded (${(err as Error).message})`;
+      }
+    } else if (entry.missing) {
+      return null;
+    } else {
+      problem = entry.problem;
+    }
+    warn({ code: "cache-corrupt", subject: `cache entry ${dir}`, problem, hint: `recomputing ${kind}; the damaged entry was removed` });
+    discardEntry(dir);
+    return null;
+  };
+  const got = await lockOrDoneAsync(`${dir}.lock`, read);
+  if ("value" in got) return got.value.result;
   try {
-    const json = fs.readFileSync(`${base}.json`, "utf8");
-    const blob = fs.existsSync(`${base}.bin`) ? fs.readFileSync(`${base}.bin`) : Buffer.alloc(0);
-    const entry = decodeResult<{ key: unknown; result: T }>(json, blob);
-    return entry.result;
-  } catch { /* missing or corrupt: compute */ }
-  const result = await compute();
-  const { json, blob } = encodeResult({ key, result });
-  writeFileAtomic(`${base}.bin`, blob);
-  writeFileAtomic(`${base}.json`, json);
-  return result;
+    removeLeftovers(dir);
+    const result = await compute();
+    const { json, blob } = encodeResult({ key, result });
+    try {
+      publishEntry(dir, { kind, code }, (tmp) => {
+        fs.writeFileSync(path.join(tmp, RESULT_BIN), blob);
+        fs.writeFileSync(path.join(tmp, RESULT_JSON), json);
+      });
+    } catch (err) {
+      throw writeError(`the ${kind} cache entry ${dir}`, err);
+    }
+    return result;
+  } finally {
+    got.lock.release();
+  }
 }
 
 const fingerprints = new Map<string, string>();

@@ -3,6 +3,7 @@
 import { decomposeSaeError, DecompositionOptions, DecompositionResult } from "../darkmatter/decomposition";
 import { Progress, silentProgress } from "../progress";
 import { SaeOutputs } from "../darkmatter/common";
+import { NormAccumulator } from "../darkmatter/sanity";
 import { arraySource, readChunks } from "../linalg/rows";
 import { loadSae, Sae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
@@ -13,6 +14,9 @@ export interface SaeDecomposition {
   sae: SaeEntry;
   /** Mean active latents per token measured on these activations (the nominal L0 is `sae.l0`). */
   l0Empirical: number;
+  /** Mean ‖x‖ of the activations and mean ‖Sae(x)‖ (the sanity checks compare them). */
+  inputNorm?: number;
+  reconstructionNorm?: number;
   result: DecompositionResult;
 }
 
@@ -34,7 +38,7 @@ export async function decomposeFamily(ctx: AnalysisContext, options: Decompositi
   for (const [i, entry] of entries.entries()) {
     progress(i, entries.length, `decomposing SAE width ${entry.width}, L0 ${entry.l0 ?? "?"}`);
     const key = { sae: contentFingerprint(entry.path), activations: ctx.activationsKey, settings };
-    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, settings)), sae: entry });
+    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, settings), __filename), sae: entry });
   }
   progress(entries.length, entries.length, "decomposed every SAE");
   return out;
@@ -48,30 +52,32 @@ const RECONSTRUCTIONS_IN_MEMORY_BYTES = 512 * 1024 ** 2;
  * fits (the analyses read their input twice: fit, then evaluate), else a function that recomputes it per chunk.
  * Also measures the SAE's mean L0 on these activations.
  */
-export function saeOutputs(ctx: AnalysisContext, sae: Sae): { outputs: SaeOutputs; meanL0: () => number } {
+export function saeOutputs(ctx: AnalysisContext, sae: Sae): { outputs: SaeOutputs; meanL0: () => number; norms: NormAccumulator } {
   let l0Sum = 0, rowsSeen = 0;
+  const norms = new NormAccumulator(sae.d_in);
   const reconstruct = (x: Float32Array, rows: number) => {
     const f = sae.forward(x, { latents: false });
     l0Sum += f.meanL0 * rows;
     rowsSeen += rows;
+    norms.add(x, f.reconstruction, rows);
     return f.reconstruction;
   };
   const meanL0 = () => (rowsSeen ? l0Sum / rowsSeen : NaN);
-  if (ctx.rows * ctx.d * 4 > RECONSTRUCTIONS_IN_MEMORY_BYTES) return { outputs: { reconstruct }, meanL0 };
+  if (ctx.rows * ctx.d * 4 > RECONSTRUCTIONS_IN_MEMORY_BYTES) return { outputs: { reconstruct }, meanL0, norms };
   const all = new Float32Array(ctx.rows * ctx.d);
   for (const c of readChunks(ctx.activations, 8192)) {
     const x = c.data instanceof Float32Array ? c.data : Float32Array.from(c.data);
     all.set(reconstruct(x, c.rows), c.start * ctx.d);
   }
-  return { outputs: { reconstructions: arraySource(all, ctx.d, `Sae(x) of ${ctx.activations.name ?? "activations"}`) }, meanL0 };
+  return { outputs: { reconstructions: arraySource(all, ctx.d, `Sae(x) of ${ctx.activations.name ?? "activations"}`) }, meanL0, norms };
 }
 
 async function decomposeOne(ctx: AnalysisContext, entry: SaeEntry, options: DecompositionOptions): Promise<SaeDecomposition> {
   const sae = await loadSae(entry.path);
   try {
-    const { outputs, meanL0 } = saeOutputs(ctx, sae);
+    const { outputs, meanL0, norms } = saeOutputs(ctx, sae);
     const result = decomposeSaeError({ activations: ctx.activations, sae: outputs }, { ...options, progress: undefined });
-    return { sae: entry, l0Empirical: meanL0(), result };
+    return { sae: entry, l0Empirical: meanL0(), inputNorm: norms.inputNorm, reconstructionNorm: norms.reconstructionNorm, result };
   } finally {
     sae.dispose();
   }

@@ -134,7 +134,7 @@ export async function downstreamCeSweeps(ctx: AnalysisContext, options: Downstre
       } finally {
         sae.dispose();
       }
-    });
+    }, __filename);
     runs.push({ sae: entry, ...run });
   }
   progress(distinct.length, distinct.length, "downstream CE done");

@@ -5,6 +5,7 @@
 // Caching: each trained SAE is saved (SAELens) under <analysis cache>/error-sae-models/<request hash>/<target> with
 // the family trainer's train-config.json record, so it is reused whenever the same request comes back (whatever the
 // evaluation options); the whole comparison (numbers, intervals, detection) is cached with `cached()` on top.
+import { codeFingerprint } from "../code-version";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -125,7 +126,7 @@ const STORE_MISSING = "auto-interp detection needs the token ids behind every ac
 function saeRequest(ctx: AnalysisContext, refFingerprint: string, target: ErrorTarget, width: number, k: number, recipe: SaeRecipe,
   split: { heldOutRows: number; seed: number }, linearMap: Required<LinearMapOptions>): Record<string, unknown> {
   return {
-    analysis: "error-saes", version: 1, activations: ctx.activationsKey, rows: ctx.rows, d: ctx.d,
+    analysis: "error-saes", version: 1, code: codeFingerprint(__filename), activations: ctx.activationsKey, rows: ctx.rows, d: ctx.d,
     reference: refFingerprint, target, width, k, split, linearMap, recipe, trainConfig: trainConfigFor(width, k, recipe),
   };
 }
@@ -393,7 +394,7 @@ export async function errorSaes(ctx: AnalysisContext, options: ErrorSaeOptions =
     } finally {
       ref.dispose();
     }
-  });
+  }, __filename);
   progress(1, 1, "error-SAE comparison done");
   return { ...result, reference, profile: ctx.profile };
 }

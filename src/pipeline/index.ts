@@ -3,6 +3,7 @@ export type { AnalysisContext, NotebookParameters } from "./context";
 export { listSaes } from "./saes";
 export { decomposeFamily, saeOutputs, FAMILY_DECOMPOSITION } from "./decompose-family";
 export type { SaeDecomposition } from "./decompose-family";
+export { decompositionWarnings } from "./sanity";
 export type { SaeEntry, SaeListing } from "./saes";
 export { familyPoints, familyRows, contourPanels, predictabilityClaims, widthScaling, widthScalingClaims } from "./family-results";
 export type { WidthScaling } from "./family-results";

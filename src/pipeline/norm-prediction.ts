@@ -116,7 +116,7 @@ export async function normPredictionFamily(ctx: AnalysisContext, options: NormPr
         };
       }
       return { l0Empirical: out.meanL0, test, baselines, probe: magnitude };
-    });
+    }, __filename);
     saes.push({ sae: entry, l0Empirical: one.l0Empirical, test: one.test, baselines: one.baselines });
     if (one.probe) probe = { sae: entry, ...one.probe };
   }

@@ -117,7 +117,7 @@ export async function perTokenScaling(ctx: AnalysisContext, options: PerTokenOpt
     const arrays = await cached("pertoken-norms", key, async () => {
       x ??= readFirstRows(ctx, rows);
       return errorNorms(dec.sae, x, ctx.d, dec.result.linearMap);
-    });
+    }, __filename);
     norms.push({ width: dec.sae.width, ...arrays });
   }
   progress(decomps.length, decomps.length, "per-token norms done");

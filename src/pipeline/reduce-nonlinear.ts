@@ -122,7 +122,7 @@ export async function pursuitSweep(ctx: AnalysisContext, options: PursuitSweepOp
     const point = await cached("pursuit", key, async () => {
       x ??= gatherRows(ctx.activations, ids);
       return pursueOne(entry, x, ctx.d, settings);
-    });
+    }, __filename);
     points.push({ ...point, sae: entry });
   }
   progress(byWidth.length, byWidth.length, "gradient pursuit done");
@@ -364,7 +364,7 @@ export async function crossComponentErrors(ctx: AnalysisContext, options: CrossC
       scaledDown: `${ids.length.toLocaleString("en-US")} of ${ctx.rows.toLocaleString("en-US")} tokens, evenly spaced (the paper: 246,900); ` +
         `fits on ${result.rows.train}, test R² on ${result.rows.evaluated}`,
     };
-  });
+  }, __filename);
 }
 
 /** One row per predictor: what it is, or why it was skipped. */

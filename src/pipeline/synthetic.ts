@@ -132,7 +132,7 @@ export async function syntheticTest(ctx: AnalysisContext, options: SyntheticTest
     } finally {
       sae.dispose();
     }
-  });
+  }, __filename);
   progress(1, 1, "synthetic test done");
   return { ...out, sae: entry, profile: ctx.profile };
 }

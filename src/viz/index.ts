@@ -4,4 +4,5 @@ export type { Figure } from "./plotly";
 export { tableHtml, toDataFrame } from "./table";
 export type { Row } from "./table";
 export { setupNotebook, backendHtml, plot, table, notebookProgress } from "./notebook";
+export { warnings, warningsHtml } from "./warnings";
 export * as figures from "./figures/index";

@@ -5,6 +5,7 @@ import { backendInfo, BackendInfo } from "../backend/index";
 import { escapeHtml } from "./html";
 import { Figure, plotHtml, plotlyBundleHtml } from "./plotly";
 import { Row, tableHtml } from "./table";
+import { routeWarningsToNotebook } from "./warnings";
 import type { Progress } from "../progress";
 
 interface TslabDisplay { html(s: string): void; markdown(s: string): void }
@@ -24,7 +25,8 @@ function tslab(): TslabModule | null {
 
 let plotlyShown = false;
 
-function show(html: string): void {
+/** Displays raw HTML in the current cell (nothing outside a kernel). */
+export function show(html: string): void {
   tslab()?.display.html(html);
 }
 
@@ -34,6 +36,7 @@ function show(html: string): void {
  */
 export function setupNotebook(info: BackendInfo = backendInfo()): void {
   plotlyShown = true;
+  if (tslab()) routeWarningsToNotebook();
   show(`${plotlyBundleHtml()}\n${backendHtml(info)}`);
 }
 

@@ -152,7 +152,7 @@ describe("activation store", () => {
       const healed = buildActivationStore(inputs(), { root: root2, config: CONFIG });
       assert.equal(healed.chunksBuilt, 1);
       healed.store!.close();
-      fs.rmSync(path.join(rest.dir, "acts", HOOKS[0], ".chunk-00001.npy.123.456.tmp"));
+      assert.ok(!fs.existsSync(path.join(rest.dir, "acts", HOOKS[0], ".chunk-00001.npy.123.456.tmp")), "the killed writer's temp file is cleaned up");
       assert.deepEqual(storeFiles(rest.dir), storeFiles(whole.dir));
     } finally {
       fs.rmSync(root2, { recursive: true, force: true });

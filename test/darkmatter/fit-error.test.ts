@@ -46,7 +46,8 @@ test("fit-error prints the decomposition of a saved SAE on .npy activations", as
 
     const { code, out } = await captureStdout(() => run(["--activations", npy, "--sae", saeDir, "--json", "--train", "150", "--bootstrap", "20", "--seed", "3"]));
     assert.equal(code, 0);
-    const printed = JSON.parse(out);
+    const { sanity, ...printed } = JSON.parse(out);
+    assert.ok(Array.isArray(sanity), "the JSON lists the sanity warnings");
     const direct = decomposeSaeError({ activations: arraySource(acts, d), sae: { reconstruct: (x) => sae.forward(x, { latents: false }).reconstruction } },
       { trainRows: 150, seed: 3, bootstrap: { resamples: 20, seed: 3 } });
     assert.deepEqual(printed, JSON.parse(JSON.stringify(summarize(direct))));
