@@ -192,6 +192,7 @@ export class BlockedSae {
   /** Takes ownership of the plan's files (closed by dispose). */
   constructor(private readonly plan: SaePlan, options: BlockedOptions = {}) {
     const source = plan.metadata.path;
+    let enc: MatrixBlocks | undefined, dec: MatrixBlocks | undefined;
     try {
       this.architecture = plan.architecture;
       this.d_in = plan.d_in;
@@ -236,8 +237,8 @@ export class BlockedSae {
           this.second = null;
         }
       }
-      this.enc = new MatrixBlocks(W.W_enc!, false, d, n, null);
-      this.dec = new MatrixBlocks(W.W_dec!, true, d, n, rowScale);
+      this.enc = enc = new MatrixBlocks(W.W_enc!, false, d, n, null);
+      this.dec = dec = new MatrixBlocks(W.W_dec!, true, d, n, rowScale);
       const { latentBlock: B, chunkRows: C } = this.blockPlan;
       const blockBytes = this.blockPlan.bytes.encoderBlock + this.blockPlan.bytes.decoderBlock + this.blockPlan.bytes.staging + this.blockPlan.bytes.pre;
       this.enc.prepare(B, alloc, blockBytes);
@@ -251,8 +252,8 @@ export class BlockedSae {
       this.heapIdx = k ? alloc.ints(C * k, "running top-k latents") : null;
       this.blas = loadNativeBlas().blas;
     } catch (e) {
-      this.enc?.close();
-      this.dec?.close();
+      enc?.close();
+      dec?.close();
       closePlan(plan);
       throw e;
     }
