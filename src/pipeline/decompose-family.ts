@@ -4,7 +4,7 @@ import { decomposeSaeError, DecompositionOptions, DecompositionResult } from "..
 import { Progress, silentProgress } from "../progress";
 import { SaeOutputs } from "../darkmatter/common";
 import { arraySource, readChunks } from "../linalg/rows";
-import { loadSae, Sae } from "../sae/index";
+import { AnySae, openSae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
 import { SaeEntry } from "./saes";
@@ -48,7 +48,7 @@ const RECONSTRUCTIONS_IN_MEMORY_BYTES = 512 * 1024 ** 2;
  * fits (the analyses read their input twice: fit, then evaluate), else a function that recomputes it per chunk.
  * Also measures the SAE's mean L0 on these activations.
  */
-export function saeOutputs(ctx: AnalysisContext, sae: Sae): { outputs: SaeOutputs; meanL0: () => number } {
+export function saeOutputs(ctx: AnalysisContext, sae: AnySae): { outputs: SaeOutputs; meanL0: () => number } {
   let l0Sum = 0, rowsSeen = 0;
   const reconstruct = (x: Float32Array, rows: number) => {
     const f = sae.forward(x, { latents: false });
@@ -67,7 +67,7 @@ export function saeOutputs(ctx: AnalysisContext, sae: Sae): { outputs: SaeOutput
 }
 
 async function decomposeOne(ctx: AnalysisContext, entry: SaeEntry, options: DecompositionOptions): Promise<SaeDecomposition> {
-  const sae = await loadSae(entry.path);
+  const sae = await openSae(entry.path);
   try {
     const { outputs, meanL0 } = saeOutputs(ctx, sae);
     const result = decomposeSaeError({ activations: ctx.activations, sae: outputs }, { ...options, progress: undefined });

@@ -49,9 +49,13 @@ export async function openSae(p: string, options: OpenSaeOptions = {}): Promise<
   return new BlockedSae(plan, { budgetBytes: budget, latentBlock: options.latentBlock });
 }
 
-/** The whole-matrix SAE, or a clear refusal naming the budget when `sae` runs blocked (analyses that need W_dec itself). */
+/**
+ * The whole-matrix SAE, or a clear refusal naming the budget when `sae` runs blocked (analyses that need W_dec
+ * itself); the refused SAE is disposed.
+ */
 export function requireWholeSae(sae: AnySae, what: string): Sae {
   if (sae instanceof Sae) return sae;
+  sae.dispose();
   throw new InputError(sae.metadata.path ?? "SAE", `${what} needs the whole decoder in memory, but this SAE's weights ` +
     `(${(saeWeightBytes(sae.d_in, sae.d_sae) / 1024 ** 3).toFixed(2)} GiB) exceed the weight budget of ` +
     `${(sae.allocator.budgetBytes / 1024 ** 3).toFixed(2)} GiB; raise DARKMATTER_WEIGHT_BUDGET_MB or use a narrower SAE`);

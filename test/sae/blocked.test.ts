@@ -2,11 +2,12 @@
 // format and architecture, with blocks forced tiny so that every row's latents span many blocks; and the block plan
 // and the allocator must keep every buffer within the weight budget.
 import * as assert from "node:assert/strict";
+import { spawnSync } from "child_process";
 import * as path from "path";
 import { test } from "node:test";
 import { initBackend } from "../../src/backend/index";
 import { InputError } from "../../src/errors";
-import { writeNpz } from "../../src/io/index";
+import { openTensorFile, writeNpy, writeNpz } from "../../src/io/index";
 import { BlockedSae } from "../../src/sae/blocked";
 import { BudgetAllocator, DEFAULT_WEIGHT_BUDGET, planBlocks, weightBudgetBytes, WEIGHT_BUDGET_ENV } from "../../src/sae/block-plan";
 import { loadSae, Sae } from "../../src/sae/index";
@@ -139,5 +140,40 @@ test("the weight budget comes from the option, then the environment, then the 2 
     assert.throws(() => weightBudgetBytes(0), InputError);
   } finally {
     if (old === undefined) delete process.env[WEIGHT_BUDGET_ENV]; else process.env[WEIGHT_BUDGET_ENV] = old;
+  }
+});
+
+const ROOT = path.resolve(__dirname, "..", "..");
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(ROOT, "bin", "darkmatter.js"), ...args], { encoding: "utf8", cwd: ROOT });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("sae-forward and fit-error run an SAE wider than --weights-mb blocked, with the whole-matrix results", () => {
+  const ref = loadReference("gemma-scope");
+  const sae = path.join(FIXTURES, FIXTURE_LIST[0].path);
+  const dir = tempDir("cli-blocked");
+  const input = path.join(dir, "x.npy");
+  // Enough rows for fit-error's split (d = 8): the reference rows repeated with a little noise.
+  const reps = 12, noise = normals(reps * ref.x.length, 9);
+  const x = Float32Array.from(noise, (v, i) => ref.x[i % ref.x.length] + 0.05 * v);
+  writeNpy(input, { dtype: "float32", shape: [x.length / ref.d_in, ref.d_in], data: x });
+  const runs = ["0.04", undefined].map((mb) => {
+    const out = path.join(dir, `out-${mb ?? "whole"}`);
+    const r = cli(["sae-forward", "--sae", sae, "--input", input, "--out", out, "--json", ...(mb ? ["--weights-mb", mb] : [])]);
+    assert.equal(r.status, 0, r.stderr);
+    const f = openTensorFile(path.join(out, "recon.npy"));
+    try { return { summary: JSON.parse(r.stdout), recon: f.readFloat32(f.entries[0].name) }; } finally { f.close(); }
+  });
+  assert.ok(runs[0].summary.blocked && runs[0].summary.blocked.blocks > 1, JSON.stringify(runs[0].summary.blocked));
+  assert.equal(runs[1].summary.blocked, false);
+  assertClose(runs[0].recon, runs[1].recon, 1e-5, "blocked vs whole recon.npy");
+  const fits = [["--weights-mb", "0.04"], []].map((extra) => {
+    const r = cli(["fit-error", "--activations", input, "--sae", sae, "--bootstrap", "0", "--json", ...extra]);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  });
+  for (const key of ["r2_mean_over_dims", "norm_r2", "fvu", "fvu_nonlinear"]) {
+    assert.ok(Math.abs(fits[0][key].value - fits[1][key].value) <= 1e-5 * Math.max(1, Math.abs(fits[1][key].value)), key);
   }
 });
