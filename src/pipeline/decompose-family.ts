@@ -1,6 +1,7 @@
 // The linear/nonlinear decomposition (paper §3.2) of every SAE in an analysis context: the table behind the
 // predictability, width-scaling and contour figures.
-import { decomposeSaeError, DecompositionOptions, DecompositionResult } from "../darkmatter/decomposition";
+import { decomposeSaeError, DecompositionOptions, DecompositionResult, inputGramFor } from "../darkmatter/decomposition";
+import { InputGram } from "../linalg/least-squares";
 import { Progress, silentProgress } from "../progress";
 import { SaeOutputs } from "../darkmatter/common";
 import { arraySource, readChunks } from "../linalg/rows";
@@ -30,11 +31,14 @@ export async function decomposeFamily(ctx: AnalysisContext, options: Decompositi
   progress: Progress = silentProgress): Promise<SaeDecomposition[]> {
   const entries = options.saes ?? ctx.saes;
   const out: SaeDecomposition[] = [];
-  const { saes: _saes, progress: _progress, onWarning: _warn, ...settings } = options;
+  const { saes: _saes, progress: _progress, onWarning: _warn, sharedGram: _gram, ...settings } = options;
+  // XᵀX of the activations is the same for every SAE: computed once, when the first uncached SAE needs it.
+  let gram: InputGram | undefined;
+  const sharedGram = () => (entries.length > 1 && !settings.dropNonFinite ? (gram ??= inputGramFor(ctx.activations, settings)) : undefined);
   for (const [i, entry] of entries.entries()) {
     progress(i, entries.length, `decomposing SAE width ${entry.width}, L0 ${entry.l0 ?? "?"}`);
     const key = { sae: contentFingerprint(entry.path), activations: ctx.activationsKey, settings };
-    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, settings)), sae: entry });
+    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, { ...settings, sharedGram: sharedGram() })), sae: entry });
   }
   progress(entries.length, entries.length, "decomposed every SAE");
   return out;

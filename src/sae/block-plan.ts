@@ -74,9 +74,9 @@ export function planBlocks(input: BlockPlanInput): BlockPlan {
     throw new InputError("weight budget", `${(budget / 1024 ** 2).toFixed(1)} MiB cannot hold even one latent block of one row ` +
       `(d_in ${d}, d_sae ${n} need at least ${(bytesFor(d, n, 1, 1, k, staged).total / 1024 ** 2).toFixed(1)} MiB); raise it`);
   }
-  // Rows first (halving until a block of at least min(n, 1024) latents fits beside them), then the widest block.
+  // Rows first (halving until a block of at least min(n, 256) latents fits beside them), then the widest block.
   let m = maxRows;
-  const minBlock = Math.min(n, 1024, input.latentBlock ?? n);
+  const minBlock = Math.min(n, 256, input.latentBlock ?? n);
   while (m > 1 && !fits(minBlock, m)) m = Math.ceil(m / 2);
   let B: number;
   if (input.latentBlock !== undefined) {
