@@ -6,7 +6,7 @@ import { terminalProgress } from "../progress";
 import { decomposeSaeError, DecompositionResult } from "../darkmatter/decomposition";
 import { Estimate } from "../darkmatter/common";
 import { openActivationSource } from "../activations/sources";
-import { loadSae } from "../sae/index";
+import { BlockedSae, openSae, WEIGHT_BUDGET_ENV } from "../sae/index";
 import { intOption } from "../family/cli-options";
 import { NormAccumulator, saeFitWarnings } from "../darkmatter/sanity";
 import { warn } from "../warnings";
@@ -24,6 +24,8 @@ const USAGE = `usage: darkmatter fit-error --activations PATH --sae PATH [option
   --test N             cap on test rows (default: all the rest)
   --seed S             split seed (default 0)
   --bootstrap N        bootstrap resamples for the intervals (default 200; 0 = off)
+  --weights-mb MB      budget for SAE weights in flight (default: $${WEIGHT_BUDGET_ENV} or 2048); wider SAEs are
+                       read from their file in latent blocks
   --drop-non-finite    skip rows with NaN/Inf (default: stop with an error)
   --json               print JSON instead of a table`;
 
@@ -74,7 +76,7 @@ export async function run(args: string[]): Promise<number> {
       activations: { type: "string" }, sae: { type: "string" }, hook: { type: "string" }, tensor: { type: "string" },
       intercept: { type: "boolean" }, "no-intercept": { type: "boolean" },
       train: { type: "string" }, test: { type: "string" }, seed: { type: "string" }, bootstrap: { type: "string" },
-      "drop-non-finite": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "drop-non-finite": { type: "boolean" }, "weights-mb": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) { console.log(USAGE); return 0; }
@@ -88,7 +90,9 @@ export async function run(args: string[]): Promise<number> {
 
   const { source, close } = openActivationSource(values.activations, values.hook, values.tensor);
   try {
-    const sae = await loadSae(values.sae);
+    const weightsMb = values["weights-mb"] === undefined ? undefined : Number(values["weights-mb"]);
+    if (weightsMb !== undefined && !(weightsMb > 0)) throw new InputError("--weights-mb", `must be a positive number, got "${values["weights-mb"]}"`);
+    const sae = await openSae(values.sae, { weightBudgetBytes: weightsMb === undefined ? undefined : weightsMb * 1024 ** 2 });
     try {
       if (sae.d_in !== source.cols) {
         throw new InputError("--sae", `${values.sae} has d_in = ${sae.d_in} but the activations have d = ${source.cols}`);
@@ -109,6 +113,8 @@ export async function run(args: string[]): Promise<number> {
           intercept: !values["no-intercept"], trainRows, testRows, seed,
           bootstrap: resamples > 0 ? { resamples, seed } : false,
           dropNonFinite: values["drop-non-finite"] ?? false,
+          // A blocked SAE reads its whole weight file per call: hand it chunks as large as its plan allows.
+          rowsPerChunk: sae instanceof BlockedSae ? sae.blockPlan.chunkRows : undefined,
           progress: values.json ? undefined : terminalProgress(),
         });
       const sanity = saeFitWarnings({

@@ -9,7 +9,7 @@ import { NpyWriter, createNpyWriter, openTensorFile, writeNpy } from "../io/inde
 import { NormAccumulator, saeFitWarnings } from "../darkmatter/sanity";
 import { terminalProgress } from "../progress";
 import { warn } from "../warnings";
-import { DEFAULT_MEMORY_BUDGET, FvuAccumulator, chunkRowsFor, loadSae } from "../sae/index";
+import { BlockedSae, DEFAULT_MEMORY_BUDGET, FvuAccumulator, WEIGHT_BUDGET_ENV, chunkRowsFor, openSae } from "../sae/index";
 
 const USAGE = `usage: darkmatter sae-forward --sae PATH --input FILE --out DIR [options]
 
@@ -19,6 +19,8 @@ DIR/recon.npy (float32 [n, d_in]), DIR/error.npy (x − x̂, float32 [n, d_in]) 
 options:
   --tensor NAME              the array to read from a multi-array .npz / safetensors input
   --memory-mb MB             working-memory budget for the forward pass (default ${DEFAULT_MEMORY_BUDGET / 1024 ** 2})
+  --weights-mb MB            budget for SAE weights in flight (default: $${WEIGHT_BUDGET_ENV} or 2048); wider SAEs
+                             are read from their file in latent blocks
   --norm-scaling-factor S    for SAELens SAEs with normalize_activations = expected_average_only_in
   --hookpoint NAME           which SAE of a folder holding one per hookpoint
   --json                     print the summary as JSON`;
@@ -29,7 +31,7 @@ export async function run(args: string[]): Promise<number> {
     parsed = parseArgs({
       args, options: {
         sae: { type: "string" }, input: { type: "string" }, out: { type: "string" }, tensor: { type: "string" },
-        "memory-mb": { type: "string" }, "norm-scaling-factor": { type: "string" }, hookpoint: { type: "string" },
+        "memory-mb": { type: "string" }, "weights-mb": { type: "string" }, "norm-scaling-factor": { type: "string" }, hookpoint: { type: "string" },
         json: { type: "boolean" }, help: { type: "boolean", short: "h" },
       },
     });
@@ -53,7 +55,11 @@ export async function run(args: string[]): Promise<number> {
     return x;
   };
   const budget = (positive("memory-mb", v["memory-mb"]) ?? DEFAULT_MEMORY_BUDGET / 1024 ** 2) * 1024 ** 2;
-  const sae = await loadSae(v.sae, { normScalingFactor: positive("norm-scaling-factor", v["norm-scaling-factor"]), hookpoint: v.hookpoint });
+  const weightsMb = positive("weights-mb", v["weights-mb"]);
+  const sae = await openSae(v.sae, {
+    normScalingFactor: positive("norm-scaling-factor", v["norm-scaling-factor"]), hookpoint: v.hookpoint,
+    weightBudgetBytes: weightsMb === undefined ? undefined : weightsMb * 1024 ** 2,
+  });
   const input = openTensorFile(v.input, { checkFinite: true });
   const writers: NpyWriter[] = [];
   try {
@@ -68,7 +74,9 @@ export async function run(args: string[]): Promise<number> {
     }
     const rows = entry.shape[0];
     // Blocks as large as one forward chunk, and never more than ~budget/4 of input and outputs per block.
-    const block = Math.max(1, Math.min(chunkRowsFor(sae.d_sae, { memoryBudgetBytes: budget }), Math.floor(budget / (4 * 4 * sae.d_in))));
+    // A blocked SAE sweeps its whole weight file per block, so its blocks are its planned (larger) token chunks.
+    const block = sae instanceof BlockedSae ? sae.blockPlan.chunkRows
+      : Math.max(1, Math.min(chunkRowsFor(sae.d_sae, { memoryBudgetBytes: budget }), Math.floor(budget / (4 * 4 * sae.d_in))));
     const recon = createNpyWriter(path.join(v.out, "recon.npy"), "float32", [sae.d_in]);
     writers.push(recon);
     const error = createNpyWriter(path.join(v.out, "error.npy"), "float32", [sae.d_in]);
@@ -97,7 +105,7 @@ export async function run(args: string[]): Promise<number> {
     const summary = {
       sae: sae.metadata.path, format: sae.metadata.format, architecture: sae.architecture, d_in: sae.d_in, d_sae: sae.d_sae,
       input: path.resolve(v.input), rows, mean_l0: rows > 0 ? total / rows : null, fvu: Number.isFinite(stats.fvu()) ? stats.fvu() : null,
-      backend: backendInfo().name, out: path.resolve(v.out),
+      backend: backendInfo().name, blocked: sae instanceof BlockedSae ? { ...sae.blockPlan } : false, out: path.resolve(v.out),
     };
     const sanity = saeFitWarnings({
       sae: v.sae, fvu: summary.fvu ?? undefined, l0Measured: summary.mean_l0 ?? undefined, l0Nominal: sae.metadata.nominalL0 ?? sae.k,

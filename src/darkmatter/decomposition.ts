@@ -6,7 +6,7 @@
 import { InputError } from "../errors";
 import { Progress } from "../progress";
 import { bootstrapPlan, BootstrapOptions, MultinomialResampler } from "../linalg/bootstrap";
-import { LeastSquaresFit, NormalEquations, predict, selectOutputs } from "../linalg/least-squares";
+import { InputGram, LeastSquaresFit, NormalEquations, predict, selectOutputs } from "../linalg/least-squares";
 import { RegressionAccumulator, RegressionMetrics } from "../linalg/metrics";
 import { NO_ROLE, TEST, TRAIN } from "../linalg/split";
 import {
@@ -39,6 +39,11 @@ export interface DecompositionOptions extends AnalysisOptions {
   fitOn?: "train" | "all";
   /** Evaluate on the test rows (default) or on all rows (the power-law script's FVU_nonlinear). */
   evaluateOn?: "test" | "all";
+  /**
+   * XᵀX of the fitting rows computed once for several SAEs on the same activations (`inputGramFor`); the fit then
+   * costs only XᵀSaeError. Ignored with dropNonFinite (an SAE's non-finite outputs would change the rows).
+   */
+  sharedGram?: InputGram;
 }
 
 export interface RowAccounting {
@@ -87,6 +92,26 @@ export function warningSink(options: { onWarning?: (m: string) => void }) {
   return { warnings, warn: (m: string) => { warnings.push(m); options.onWarning?.(m); } };
 }
 
+/**
+ * The Gram of the activations on the rows `decomposeSaeError` fits on with these options, for every SAE of a family
+ * on the same activations (pass it as `sharedGram`): one pass over x, no SAE.
+ */
+export function inputGramFor(activations: SaeInput["activations"], options: DecompositionOptions = {}): InputGram {
+  const n = activations.rows, d = activations.cols;
+  const { roles } = resolveRoles(n, options, (options.fitOn ?? "train") === "all");
+  const gram = new InputGram(d, { native: options.native });
+  const input: SaeInput = { activations, sae: { reconstruct: (x) => x } }; // never called: needSae is false
+  for (const c of readSaeChunks(input, { rowsPerChunk: options.rowsPerChunk ?? 2048, roles, want: (r) => r === TRAIN,
+    dropNonFinite: options.dropNonFinite ?? false, dropped: { count: 0 }, needSae: false })) gram.add(c.x, c.count);
+  return gram;
+}
+
+/** Decomposes several SAEs' errors on the same activations, computing XᵀX once (results as `decomposeSaeError`'s). */
+export function decomposeSaeFamily(activations: SaeInput["activations"], saes: SaeInput["sae"][], options: DecompositionOptions = {}): DecompositionResult[] {
+  const sharedGram = saes.length > 1 && !options.dropNonFinite ? inputGramFor(activations, options) : undefined;
+  return saes.map((sae) => decomposeSaeError({ activations, sae }, { ...options, sharedGram }));
+}
+
 /** Decomposes the SAE's error into its linear and nonlinear parts and reports the paper's metrics. */
 export function decomposeSaeError(input: SaeInput, options: DecompositionOptions = {}): DecompositionResult {
   const d = checkSaeInput(input);
@@ -108,7 +133,7 @@ export function decomposeSaeError(input: SaeInput, options: DecompositionOptions
   const progress = passProgress(options.progress, n, 2, "decomposition");
 
   // Pass 1: b* and a* from one Gram: outputs [SaeError (d) | ‖SaeError‖² (1)].
-  const ne = new NormalEquations(d, d + 1, { native });
+  const ne = new NormalEquations(d, d + 1, { native, shared: dropNonFinite ? undefined : options.sharedGram });
   for (const c of readSaeChunks(input, { rowsPerChunk, roles, want: (r) => r === TRAIN, dropNonFinite, dropped, progress: progress(0, "fitting b*") })) {
     const y = new Float64Array(c.count * (d + 1));
     const norms = rowSquaredNorms(c.error, c.count, d);

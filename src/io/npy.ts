@@ -33,6 +33,7 @@ export function openNpy(filePath: string, options: OpenOptions = {}): TensorFile
       entry: { name: "", dtype: h.dtype, shape: h.shape },
       readAll: () => file.read(h.dataOffset, h.dataBytes, "array data"),
       readRange: (start: number, length: number) => file.read(h.dataOffset + start, length, "array rows"),
+      readRangeInto: (start: number, target: Uint8Array) => { file.readInto(h.dataOffset + start, target, "array rows"); },
     };
     const base = path.basename(filePath);
     const aliases: Record<string, string> = { [base]: "", [base.replace(/\.npy$/i, "")]: "" };

@@ -112,7 +112,11 @@ function memberSlot(file: RandomAccessFile, m: ZipMember, source: string, entryN
     return out;
   };
 
-  return { entry: { name: entryName, dtype: header.dtype, shape: header.shape }, readAll, readRange };
+  const readRangeInto = m.method === 0 ? (start: number, target: Uint8Array): void => {
+    if (start < 0 || start + target.length > dataBytes) throw new InputError(source, `internal: byte range ${start}..${start + target.length} outside the data`);
+    file.readInto(m.dataStart + dataOffset + start, target, "member rows");
+  } : undefined;
+  return { entry: { name: entryName, dtype: header.dtype, shape: header.shape }, readAll, readRange, readRangeInto };
 }
 
 export function openNpz(filePath: string, options: OpenOptions = {}): TensorFile {

@@ -113,6 +113,7 @@ export function openSafetensors(filePath: string, options: OpenOptions = {}): Te
       entry: { name: t.name, dtype: t.dtype, shape: t.shape },
       readAll: () => file.read(dataStart + t.begin, t.end - t.begin, `tensor "${t.name}"`),
       readRange: (start: number, length: number) => file.read(dataStart + t.begin + start, length, `tensor "${t.name}" rows`),
+      readRangeInto: (start: number, target: Uint8Array) => { file.readInto(dataStart + t.begin + start, target, `tensor "${t.name}" rows`); },
     }));
     return new SlotTensorFile(filePath, "safetensors", slots, metadata, options, () => file.close());
   } catch (e) {

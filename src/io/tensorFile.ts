@@ -16,6 +16,14 @@ export interface TensorFile {
   readFloat32(name: string): Float32Array;
   /** Rows [rowStart, rowStart + rowCount) of the first axis, converted to float32, reading only those rows. */
   readRowsFloat32(name: string, rowStart: number, rowCount: number): Float32Array;
+  /**
+   * Columns [colStart, colStart + colCount) of rows [rowStart, rowStart + rowCount) of a 2-D tensor, as float32
+   * row-major [rowCount, colCount] into `out` (one positional read per row: cheap when `randomAccess(name)`, one
+   * pass of decompression otherwise).
+   */
+  readColumnsFloat32Into(name: string, rowStart: number, rowCount: number, colStart: number, colCount: number, out: Float32Array): void;
+  /** Whether reads at arbitrary offsets of the tensor are cheap (stored bytes, not a deflated stream). */
+  randomAccess(name: string): boolean;
   close(): void;
 }
 
@@ -31,6 +39,8 @@ export interface TensorSlot {
   readAll(): Uint8Array;
   /** Data bytes [start, start + length) in a fresh aligned buffer (no checksum: only part is read). */
   readRange(start: number, length: number): Uint8Array;
+  /** Stored bytes only: fills `target` with data bytes from `start` (no allocation). Absent for deflated data. */
+  readRangeInto?(start: number, target: Uint8Array): void;
 }
 
 export class SlotTensorFile implements TensorFile {
@@ -100,6 +110,40 @@ export class SlotTensorFile implements TensorFile {
     const out = toFloat32(t, source);
     if (this.options.checkFinite && isFloatDType(dtype)) assertFinite(`${source} rows ${rowStart}..${rowStart + rowCount}`, out);
     return out;
+  }
+
+  readColumnsFloat32Into(name: string, rowStart: number, rowCount: number, colStart: number, colCount: number, out: Float32Array): void {
+    const s = this.slot(name);
+    const { dtype, shape } = s.entry;
+    const source = this.source(s.entry.name);
+    if (shape.length !== 2) throw new InputError(source, `column reads need a 2-D tensor, this one has shape [${shape.join(", ")}]`);
+    const [rows, cols] = shape;
+    const ok = (v: number) => Number.isSafeInteger(v) && v >= 0;
+    if (![rowStart, rowCount, colStart, colCount].every(ok) || rowStart + rowCount > rows || colStart + colCount > cols) {
+      throw new InputError(source, `block rows ${rowStart}+${rowCount}, columns ${colStart}+${colCount} lies outside [${rows}, ${cols}]`);
+    }
+    if (out.length < rowCount * colCount) throw new InputError(source, `internal: output holds ${out.length} < ${rowCount * colCount} values`);
+    const item = byteLength(source, dtype, [1]);
+    if (colCount === cols && dtype === "float32" && s.readRangeInto) { // whole rows: one contiguous read
+      s.readRangeInto(rowStart * cols * item, new Uint8Array(out.buffer, out.byteOffset, rowCount * cols * item));
+      if (this.options.checkFinite) assertFinite(`${source} rows ${rowStart}..${rowStart + rowCount}`, out.subarray(0, rowCount * cols));
+      return;
+    }
+    for (let r = 0; r < rowCount; r++) {
+      const start = ((rowStart + r) * cols + colStart) * item;
+      const dest = out.subarray(r * colCount, (r + 1) * colCount);
+      if (dtype === "float32" && s.readRangeInto) {
+        s.readRangeInto(start, new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength));
+      } else {
+        const t: HostTensor = { dtype, shape: [colCount], data: viewBytes(source, dtype, s.readRange(start, colCount * item)) };
+        dest.set(toFloat32(t, source));
+      }
+    }
+    if (this.options.checkFinite && isFloatDType(dtype)) assertFinite(`${source} block at row ${rowStart}, column ${colStart}`, out.subarray(0, rowCount * colCount));
+  }
+
+  randomAccess(name: string): boolean {
+    return this.slot(name).readRangeInto !== undefined;
   }
 
   close(): void {

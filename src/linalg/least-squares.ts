@@ -62,24 +62,83 @@ function checkSizes(d: number, p: number, what: string): void {
   }
 }
 
+/**
+ * The x side of the normal equations: the row count, the shift, Σ(x − s) and the Gram Σ(x − s)(x − s)ᵀ. Fits of
+ * several targets on the same rows (the SAEs of a family on one set of activations) share one: it is accumulated
+ * once, and each NormalEquations built on it then costs only its XᵀY.
+ */
+export class InputGram {
+  n = 0;
+  shiftX: Float64Array | null = null;
+  readonly sumX: Float64Array; // Σ (x − shiftX)
+  readonly gxx: Float64Array; // upper triangle of Σ (x − sx)(x − sx)ᵀ
+  private buf = new Float64Array(0);
+  readonly kernels: Kernels;
+
+  constructor(readonly inputs: number, options: { native?: boolean } = {}) {
+    checkSizes(inputs, 1, "least squares");
+    this.sumX = new Float64Array(inputs);
+    this.gxx = new Float64Array(inputs * inputs);
+    this.kernels = getKernels(options.native ?? true);
+  }
+
+  /** Adds rows of x [rows, inputs] (all, or the chunk-local `rowIndices`). */
+  add(x: RowChunk, rows: number, rowIndices?: ArrayLike<number>): void {
+    if (x.length !== rows * this.inputs) throw new InputError("least squares", `expected ${rows}×${this.inputs} inputs, got ${x.length} values`);
+    this.shifted(x, rows, rowIndices, true);
+  }
+
+  /**
+   * The selected rows minus the shift (set from the first rows ever seen), as float64 [k, inputs] in a reused
+   * buffer; with `accumulate`, also folded into the count, the sums and the Gram.
+   */
+  shifted(x: RowChunk, rows: number, rowIndices: ArrayLike<number> | undefined, accumulate: boolean, sums = this.sumX): Float64Array {
+    const d = this.inputs, k = rowIndices ? rowIndices.length : rows;
+    if (!this.shiftX) {
+      if (!accumulate) throw new Error("least squares: a shared InputGram must be filled before the fits that use it");
+      this.shiftX = new Float64Array(d);
+      for (let t = 0; t < k; t++) {
+        const r = rowIndices ? rowIndices[t] : t;
+        for (let j = 0; j < d; j++) this.shiftX[j] += x[r * d + j];
+      }
+      for (let j = 0; j < d; j++) this.shiftX[j] /= k;
+    }
+    if (this.buf.length < k * d) this.buf = new Float64Array(k * d);
+    const bx = this.buf, sx = this.shiftX;
+    for (let t = 0; t < k; t++) {
+      const r = rowIndices ? rowIndices[t] : t;
+      const ox = r * d, tx = t * d;
+      for (let j = 0; j < d; j++) { const v = x[ox + j] - sx[j]; bx[tx + j] = v; sums[j] += v; }
+    }
+    if (accumulate) {
+      this.kernels.syrk(d, k, bx, this.gxx);
+      this.n += k;
+    }
+    return bx;
+  }
+}
+
 /** Streaming accumulator of the normal equations of x → y. */
 export class NormalEquations {
   private n = 0;
-  private shiftX: Float64Array | null = null;
   private shiftY: Float64Array | null = null;
-  private readonly sumX: Float64Array; // Σ (x − shiftX)
+  private readonly xs: InputGram;
+  private readonly shared: boolean;
+  /** Σ (x − shiftX) over this fit's own rows (checked against a shared Gram's before solving). */
+  private readonly ownSumX: Float64Array;
   private readonly sumY: Float64Array; // Σ (y − shiftY)
-  private readonly gxx: Float64Array; // upper triangle of Σ (x − sx)(x − sx)ᵀ
   private readonly gxy: Float64Array; // Σ (x − sx)(y − sy)ᵀ
-  private bufX = new Float64Array(0);
   private bufY = new Float64Array(0);
   private readonly kernels: Kernels;
 
-  constructor(readonly inputs: number, readonly outputs: number, options: { native?: boolean } = {}) {
+  /** With `shared`, the x side comes from that (already filled) Gram, and `add` must see exactly its rows. */
+  constructor(readonly inputs: number, readonly outputs: number, options: { native?: boolean; shared?: InputGram } = {}) {
     checkSizes(inputs, outputs, "least squares");
-    this.sumX = new Float64Array(inputs);
+    if (options.shared && options.shared.inputs !== inputs) throw new InputError("least squares", `the shared Gram has ${options.shared.inputs} inputs, not ${inputs}`);
+    this.shared = options.shared !== undefined;
+    this.xs = options.shared ?? new InputGram(inputs, options);
+    this.ownSumX = this.shared ? new Float64Array(inputs) : this.xs.sumX;
     this.sumY = new Float64Array(outputs);
-    this.gxx = new Float64Array(inputs * inputs);
     this.gxy = new Float64Array(inputs * outputs);
     this.kernels = getKernels(options.native ?? true);
   }
@@ -88,6 +147,9 @@ export class NormalEquations {
   get rows(): number { return this.n; }
   /** Whether the native kernels run. */
   get native(): boolean { return this.kernels.native; }
+  private get shiftX(): Float64Array | null { return this.xs.shiftX; }
+  private get sumX(): Float64Array { return this.xs.sumX; }
+  private get gxx(): Float64Array { return this.xs.gxx; }
 
   /**
    * Adds rows of row-major x [rows, inputs] and y [rows, outputs]: all of them, or only the chunk-local row
@@ -100,29 +162,35 @@ export class NormalEquations {
     }
     const k = rowIndices ? rowIndices.length : rows;
     if (k === 0) return;
-    if (!this.shiftX) {
-      this.shiftX = new Float64Array(d);
+    const bx = this.xs.shifted(x, rows, rowIndices, !this.shared, this.ownSumX);
+    if (!this.shiftY) {
       this.shiftY = new Float64Array(p);
       for (let t = 0; t < k; t++) {
         const r = rowIndices ? rowIndices[t] : t;
-        for (let j = 0; j < d; j++) this.shiftX[j] += x[r * d + j];
         for (let j = 0; j < p; j++) this.shiftY[j] += y[r * p + j];
       }
-      for (let j = 0; j < d; j++) this.shiftX[j] /= k;
       for (let j = 0; j < p; j++) this.shiftY[j] /= k;
     }
-    if (this.bufX.length < k * d) this.bufX = new Float64Array(k * d);
     if (this.bufY.length < k * p) this.bufY = new Float64Array(k * p);
-    const bx = this.bufX, by = this.bufY, sx = this.shiftX, sy = this.shiftY as Float64Array;
+    const by = this.bufY, sy = this.shiftY;
     for (let t = 0; t < k; t++) {
       const r = rowIndices ? rowIndices[t] : t;
-      const ox = r * d, oy = r * p, tx = t * d, ty = t * p;
-      for (let j = 0; j < d; j++) { const v = x[ox + j] - sx[j]; bx[tx + j] = v; this.sumX[j] += v; }
+      const oy = r * p, ty = t * p;
       for (let j = 0; j < p; j++) { const v = y[oy + j] - sy[j]; by[ty + j] = v; this.sumY[j] += v; }
     }
-    this.kernels.syrk(d, k, bx, this.gxx);
     this.kernels.gemmTN(d, p, k, bx, by, this.gxy);
     this.n += k;
+  }
+
+  /** A shared Gram must have been built on exactly this fit's rows: same count and the same column sums. */
+  private checkShared(): void {
+    if (!this.shared) return;
+    let diff = 0, scale = 0;
+    for (let j = 0; j < this.inputs; j++) { diff = Math.max(diff, Math.abs(this.ownSumX[j] - this.sumX[j])); scale += Math.abs(this.sumX[j]); }
+    if (this.n !== this.xs.n || diff > 1e-9 * Math.max(1, scale)) {
+      throw new InputError("least squares", `the shared Gram was built on ${this.xs.n} rows, this fit saw ${this.n} different ones; ` +
+        "fit without the shared Gram");
+    }
   }
 
   /** The normal equations G β = C: centred with an intercept, raw without (full symmetric G). */
@@ -152,6 +220,7 @@ export class NormalEquations {
     const tol = options.rankTolerance ?? 1e-10;
     if (!(tol >= 0 && tol < 1)) throw new InputError("rankTolerance", `must lie in [0, 1), got ${tol}`);
     const d = this.inputs, p = this.outputs, n = this.n;
+    this.checkShared();
     const needed = d + (intercept ? 1 : 0);
     if (n < needed) {
       throw new InputError("rows", `${n} rows cannot determine ${d} coefficients${intercept ? " and an intercept" : ""} (need at least ${needed})`);

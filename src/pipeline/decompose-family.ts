@@ -1,11 +1,12 @@
 // The linear/nonlinear decomposition (paper §3.2) of every SAE in an analysis context: the table behind the
 // predictability, width-scaling and contour figures.
-import { decomposeSaeError, DecompositionOptions, DecompositionResult } from "../darkmatter/decomposition";
+import { decomposeSaeError, DecompositionOptions, DecompositionResult, inputGramFor } from "../darkmatter/decomposition";
+import { InputGram } from "../linalg/least-squares";
 import { Progress, silentProgress } from "../progress";
 import { SaeOutputs } from "../darkmatter/common";
 import { NormAccumulator } from "../darkmatter/sanity";
 import { arraySource, readChunks } from "../linalg/rows";
-import { loadSae, Sae } from "../sae/index";
+import { AnySae, openSae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
 import { SaeEntry } from "./saes";
@@ -34,11 +35,14 @@ export async function decomposeFamily(ctx: AnalysisContext, options: Decompositi
   progress: Progress = silentProgress): Promise<SaeDecomposition[]> {
   const entries = options.saes ?? ctx.saes;
   const out: SaeDecomposition[] = [];
-  const { saes: _saes, progress: _progress, onWarning: _warn, ...settings } = options;
+  const { saes: _saes, progress: _progress, onWarning: _warn, sharedGram: _gram, ...settings } = options;
+  // XᵀX of the activations is the same for every SAE: computed once, when the first uncached SAE needs it.
+  let gram: InputGram | undefined;
+  const sharedGram = () => (entries.length > 1 && !settings.dropNonFinite ? (gram ??= inputGramFor(ctx.activations, settings)) : undefined);
   for (const [i, entry] of entries.entries()) {
     progress(i, entries.length, `decomposing SAE width ${entry.width}, L0 ${entry.l0 ?? "?"}`);
     const key = { sae: contentFingerprint(entry.path), activations: ctx.activationsKey, settings };
-    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, settings), __filename), sae: entry });
+    out.push({ ...await cached("decomposition", key, () => decomposeOne(ctx, entry, { ...settings, sharedGram: sharedGram() }), __filename), sae: entry });
   }
   progress(entries.length, entries.length, "decomposed every SAE");
   return out;
@@ -52,7 +56,7 @@ const RECONSTRUCTIONS_IN_MEMORY_BYTES = 512 * 1024 ** 2;
  * fits (the analyses read their input twice: fit, then evaluate), else a function that recomputes it per chunk.
  * Also measures the SAE's mean L0 on these activations.
  */
-export function saeOutputs(ctx: AnalysisContext, sae: Sae): { outputs: SaeOutputs; meanL0: () => number; norms: NormAccumulator } {
+export function saeOutputs(ctx: AnalysisContext, sae: AnySae): { outputs: SaeOutputs; meanL0: () => number; norms: NormAccumulator } {
   let l0Sum = 0, rowsSeen = 0;
   const norms = new NormAccumulator(sae.d_in);
   const reconstruct = (x: Float32Array, rows: number) => {
@@ -73,7 +77,7 @@ export function saeOutputs(ctx: AnalysisContext, sae: Sae): { outputs: SaeOutput
 }
 
 async function decomposeOne(ctx: AnalysisContext, entry: SaeEntry, options: DecompositionOptions): Promise<SaeDecomposition> {
-  const sae = await loadSae(entry.path);
+  const sae = await openSae(entry.path);
   try {
     const { outputs, meanL0, norms } = saeOutputs(ctx, sae);
     const result = decomposeSaeError({ activations: ctx.activations, sae: outputs }, { ...options, progress: undefined });

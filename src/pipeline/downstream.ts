@@ -6,7 +6,7 @@ import { downstreamCe, DownstreamCeResult } from "../darkmatter/downstream-ce";
 import { HookName } from "../lm/hooks";
 import { Progress, silentProgress } from "../progress";
 import type { Claim } from "./claim";
-import { loadSae } from "../sae/index";
+import { openSae } from "../sae/index";
 import type { CeSweep } from "../viz/figures/downstream-ce";
 import { widthLabels } from "../viz/figures/common";
 import { cached, contentFingerprint } from "./cache";
@@ -124,7 +124,7 @@ export async function downstreamCeSweeps(ctx: AnalysisContext, options: Downstre
     const key = { sae: contentFingerprint(entry.path), activations: ctx.activationsKey, contexts: ids, from, to, decomposition: settings };
     const run = await cached("downstream-ce", key, async () => {
       const t0 = Date.now();
-      const sae = await loadSae(entry.path);
+      const sae = await openSae(entry.path);
       try {
         const result = downstreamCe({
           params: model.params, contexts, hook, linearMap,

@@ -21,7 +21,7 @@ import { defaultCorpus, loadTextCorpus } from "../lm/corpus";
 import { toWeights } from "../lm/model";
 import { Progress, silentProgress } from "../progress";
 import type { Claim } from "./claim";
-import { loadSae } from "../sae/index";
+import { openSae, requireWholeSae } from "../sae/index";
 import type { PursuitComparison, PursuitRunSummary } from "../viz/figures/pursuit";
 import type { Row } from "../viz/table";
 import { cached, contentFingerprint } from "./cache";
@@ -143,7 +143,7 @@ export async function pursuitSweep(ctx: AnalysisContext, options: PursuitSweepOp
 }
 
 async function pursueOne(entry: SaeEntry, x: Float32Array, d: number, settings: { safeguard: boolean; bootstrap: BootstrapOptions | false }): Promise<PursuitPoint> {
-  const sae = await loadSae(entry.path);
+  const sae = requireWholeSae(await openSae(entry.path), "gradient pursuit");
   try {
     const enc = sae.forward(x, { latents: false });
     const t0 = Date.now();
@@ -323,7 +323,7 @@ export async function crossComponentErrors(ctx: AnalysisContext, options: CrossC
     const t0 = Date.now();
     const d = ctx.d;
     const reconstruct = async (entry: SaeEntry, x: Float32Array) => {
-      const sae = await loadSae(entry.path);
+      const sae = await openSae(entry.path);
       try { return sae.forward(x, { latents: false }).reconstruction; } finally { sae.dispose(); }
     };
     progress(0, 4, "cross-component: reading the target's activations");

@@ -5,7 +5,7 @@ import { syntheticExperiment, SyntheticExperimentResult, SyntheticOptions as Exp
 import { InputError } from "../errors";
 import { Progress, silentProgress } from "../progress";
 import type { Claim } from "./claim";
-import { loadSae } from "../sae/index";
+import { openSae, requireWholeSae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext } from "./context";
 import { middleWidth, SaeEntry } from "./saes";
@@ -97,7 +97,7 @@ export async function syntheticTest(ctx: AnalysisContext, options: SyntheticTest
   const key = { sae: contentFingerprint(entry.path), activations: ctx.activationsKey, settings };
   const out = await cached("synthetic-test", key, async () => {
     const started = Date.now();
-    const sae = await loadSae(entry.path);
+    const sae = requireWholeSae(await openSae(entry.path), "the synthetic-activations experiment (it decodes ablated latents)");
     try {
       if (sae.d_in !== ctx.d) throw new InputError(entry.path, `has d_in = ${sae.d_in} but the activations have d = ${ctx.d}`);
       // f(acts) for the first `tokens` rows, and encode(x) for the clean x = Sae(acts) = decode(f(acts)).

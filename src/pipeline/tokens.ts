@@ -2,7 +2,7 @@
 // them and running an SAE over them, and each token's text in its context for hover labels (token ids and losses
 // come from the activation store, text from the model's tokenizer; either may be missing on the user path).
 import { InputError } from "../errors";
-import { loadSae, SparseLatents } from "../sae/index";
+import { openSae, requireWholeSae, SparseLatents } from "../sae/index";
 import { AnalysisContext } from "./context";
 import { SaeEntry } from "./saes";
 
@@ -110,13 +110,13 @@ export interface SaeRows {
 
 /** Runs one SAE over in-memory rows (loaded, used and disposed here, so one SAE is in memory at a time). */
 export async function saeOnRows(entry: SaeEntry, x: Float32Array, d: number, options: { latents?: boolean } = {}): Promise<SaeRows> {
-  const sae = await loadSae(entry.path);
+  const sae = await openSae(entry.path);
   try {
     if (sae.d_in !== d) throw new InputError(entry.path, `takes d_in = ${sae.d_in}, the activations have d = ${d}`);
     const f = sae.forward(x, { latents: options.latents ?? false });
     return {
       reconstruction: f.reconstruction, l0: f.l0, meanL0: f.meanL0, latents: f.latents ?? null,
-      decoder: options.latents ? sae.hostWeight("W_dec") ?? null : null,
+      decoder: options.latents ? requireWholeSae(sae, "reading the active latents' decoder rows").hostWeight("W_dec") ?? null : null,
     };
   } finally {
     sae.dispose();
