@@ -154,6 +154,8 @@ export class JumpReluTrainingState {
   }
 
   get moments(): { m: Float32Array; v: Float32Array } { return { m: this.m, v: this.v }; }
+  /** x̂ of the last forward pass [batchSize, d] (training units). */
+  get reconstruction(): Float32Array { return this.xhat; }
   get steps(): number { return this.adamStep; }
 
   /** Refreshes θ and the kernel-window floor from log θ (after every parameter change). */

@@ -10,18 +10,19 @@
 //   linear decay to 0 (the TopK recipe's schedule), no gradient clipping by default. Gemma Scope uses β1 = 0; we
 //   default to β1 = 0.9 because with our short runs it halves the dead latents (stories260K layer 2, width 512,
 //   L0 16, 262k tokens: held-out dead 0.54 at β1 = 0 vs 0.34 at 0.9, FVU 0.161 vs 0.179, L0 16.1 vs 15.6).
-// The controller integrates only after the sparsity warm-up (during it λ is ramped, not controlled): integrating
-// while θ still climbs from 0.001 winds λ up and overshoots (measured: L0 down to 3 and half the latents dead).
 //
-// Target L0. A user asks for an L0, not for λ, so λ is set by a controller (our choice; neither reference has one in
-// this form): λ_eff = w(step)·λ with w the linear warm-up, and after every step
-//     ln λ ← ln λ + rate · clamp(ln(L0_batch / target), −1, 1)
-// i.e. integral control in log space: λ grows while the batch L0 is above the target and shrinks while it is below,
-// by at most a factor e^rate per step, so it settles where the measured L0 equals the target whatever its scale.
-// dictionary_learning instead penalises (L0/target − 1)², a proportional controller whose equilibrium L0 sits off the
-// target by an amount that depends on the data. Because θ (not λ) is what sets L0, and Adam moves log θ by about its
-// learning rate per step, log θ gets its own learning rate (`thresholdLrScale` × lr): our runs have ~10³ steps where
-// Gemma Scope's have ~10⁵–10⁶, and θ must travel from 0.001 to O(1).
+// Target L0. A user asks for an L0, not for λ, so λ is set by a controller from the L0 of the previous batch:
+//     λ = Λ · clamp(L0_batch / target − 1, −1, 1),   Λ = gain · d_in / target
+// (times the linear sparsity warm-up). This is dictionary_learning's target_l0 formulation, whose penalty
+// (L0/target − 1)² has gradient 2(L0/target − 1)/target · ∂L0, written as a λ·L0 loss with λ recomputed each step:
+// above the target every kernel hit pushes θ up, below it pulls θ down. Why not an integral (log-space) controller:
+// Adam moves log θ by about its learning rate per step whatever λ is, so while θ climbs from 0.001 an integrating λ
+// winds up by orders of magnitude and then overshoots (measured on planted features at target 4: λ up to 1.6e4, L0
+// down to 2 and stuck; stories260K width 512 at target 16: L0 down to 3 and half the latents dead). The proportional
+// form cannot wind up; its equilibrium L0 sits slightly above the target, where λ balances the reconstruction pull
+// on θ, and a gain of 2·d/target keeps that offset small (measured below ±10 %). Because θ (not λ) is what sets L0,
+// log θ gets its own learning rate (`thresholdLrScale` × lr): our runs have ~10³ steps where Gemma Scope's have
+// ~10⁵, and θ must travel from 0.001 to O(1).
 import { InputError } from "../errors";
 import { backendInfo, initBackend } from "../backend/index";
 import { silentProgress } from "../progress";
@@ -56,10 +57,8 @@ export interface JumpReluConfig {
   bandwidth: number;
   /** Initial θ of every latent in normalised units (Gemma Scope: 0.001). */
   thresholdInit: number;
-  /** Starting λ of the controller (default d_in / (10·k): the mse of normalised inputs is O(d_in)). */
-  lambdaInit?: number;
-  /** Largest change of ln λ per step. */
-  controllerRate: number;
+  /** Gain of the L0 controller in units of d_in / k (the mse of normalised inputs is O(d_in)). */
+  controllerGain: number;
   adamBeta1: number;
   adamBeta2: number;
   adamEps: number;
@@ -81,13 +80,13 @@ export interface JumpReluConfig {
 export const DEFAULT_JUMPRELU_CONFIG: Omit<JumpReluConfig, "nLatents" | "k"> = {
   architecture: "jumprelu", batchSize: 4096, epochs: 1, thresholdLrScale: 10,
   warmupSteps: 1000, maxWarmupFraction: 0.1, sparsityWarmupFraction: 0.2,
-  bandwidth: 0.001, thresholdInit: 0.001, controllerRate: 0.05,
+  bandwidth: 0.001, thresholdInit: 0.001, controllerGain: 2,
   adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, gradClip: Infinity,
   normaliseInput: true, deadWindowTokens: 10_000_000,
   medianMaxIter: 100, medianTol: 1e-5, shuffle: true, seed: 0,
 };
 
-const OPTIONAL_KEYS = ["nLatents", "k", "steps", "lr", "lambdaInit", "normSampleRows", "medianSampleRows", "logEvery"];
+const OPTIONAL_KEYS = ["nLatents", "k", "steps", "lr", "normSampleRows", "medianSampleRows", "logEvery"];
 
 export type ResolvedJumpReluConfig = Required<JumpReluConfig> & { warmupStepsUsed: number; sparsityWarmupSteps: number };
 
@@ -131,9 +130,7 @@ export function resolveJumpReluConfig(config: Partial<JumpReluConfig> & { nLaten
   fraction("sparsityWarmupFraction", c.sparsityWarmupFraction);
   positive("bandwidth", c.bandwidth);
   positive("thresholdInit", c.thresholdInit);
-  const lambdaInit = c.lambdaInit ?? data.d / (10 * c.k);
-  positive("lambdaInit", lambdaInit);
-  if (!(c.controllerRate >= 0 && Number.isFinite(c.controllerRate))) fail("controllerRate", `must be a number ≥ 0, got ${c.controllerRate}`);
+  positive("controllerGain", c.controllerGain);
   if (!(c.adamBeta1 >= 0 && c.adamBeta1 < 1)) fail("adamBeta1", `must be in [0, 1), got ${c.adamBeta1}`);
   if (!(c.adamBeta2 >= 0 && c.adamBeta2 < 1)) fail("adamBeta2", `must be in [0, 1), got ${c.adamBeta2}`);
   positive("adamEps", c.adamEps);
@@ -152,10 +149,18 @@ export function resolveJumpReluConfig(config: Partial<JumpReluConfig> & { nLaten
   const logEvery = c.logEvery ?? Math.max(1, Math.floor(steps / 200));
   positiveInt("logEvery", logEvery);
   return {
-    ...c, steps, lr, lambdaInit, normSampleRows, medianSampleRows, logEvery,
+    ...c, steps, lr, normSampleRows, medianSampleRows, logEvery,
     warmupStepsUsed: effectiveWarmup(steps, c.warmupSteps, c.maxWarmupFraction),
     sparsityWarmupSteps: Math.floor(c.sparsityWarmupFraction * steps),
   } as ResolvedJumpReluConfig;
+}
+
+/**
+ * The L0 controller (see the header): λ = Λ·clamp(L0/target − 1, −1, 1) with Λ = gain·d/target. A negative λ pulls
+ * thresholds down while L0 is below the target.
+ */
+export function controlledLambda(l0: number, target: number, d: number, gain: number): number {
+  return ((gain * d) / target) * Math.max(-1, Math.min(1, l0 / target - 1));
 }
 
 /** The sparsity warm-up: λ's multiplier at step `step` (linear from 1/warmup to 1, then 1). */
@@ -163,11 +168,6 @@ export function sparsityWarmup(step: number, warmupSteps: number): number {
   return warmupSteps > 0 ? Math.min(1, (step + 1) / warmupSteps) : 1;
 }
 
-/** One step of the L0 controller: the next ln λ after a batch with L0 `l0` (see the header). */
-export function nextLogLambda(logLambda: number, l0: number, target: number, rate: number): number {
-  const error = l0 > 0 ? Math.log(l0 / target) : -1;
-  return logLambda + rate * Math.max(-1, Math.min(1, error));
-}
 
 /** s with E‖s·x‖² = d over `rows` rows of `data` (visited in the training order's first batches). */
 async function inputScale(data: TrainingData, plan: (step: number) => Int32Array, rows: number, batch: number): Promise<{ scale: number; meanSquaredNorm: number }> {
@@ -230,16 +230,17 @@ export async function trainJumpRelu(data: TrainingData, config: Partial<JumpRelu
 
   const dead = new DeadLatentTracker(n, cfg.deadWindowTokens);
   const lossCurve: LossSample[] = [];
-  let logLambda = Math.log(cfg.lambdaInit);
+  // λ of a step uses the previous batch's L0 (the current one is only known after the forward pass).
+  let lastL0 = n;
   let lastYield = Date.now();
   for (let step = 0; step < cfg.steps; step++) {
     if (step > 0) await readBatch(plan(step));
-    const lambda = sparsityWarmup(step, cfg.sparsityWarmupSteps) * Math.exp(logLambda);
+    const lambda = sparsityWarmup(step, cfg.sparsityWarmupSteps) * controlledLambda(lastL0, cfg.k, d, cfg.controllerGain);
     const stats = state.forwardBackward(lambda);
     const lr = learningRateAt(step, cfg.lr, cfg.warmupStepsUsed, cfg.steps);
     const upd = state.update(lr, lr * cfg.thresholdLrScale);
     dead.update(state.acts, B);
-    if (step >= cfg.sparsityWarmupSteps) logLambda = nextLogLambda(logLambda, stats.l0, cfg.k, cfg.controllerRate);
+    lastL0 = stats.l0;
     if (step % cfg.logEvery === 0 || step === cfg.steps - 1) {
       lossCurve.push({
         step, tokens: (step + 1) * B, fvu: stats.fvu, auxk: 0, l0: stats.l0, lr, gradNorm: upd.gradNorm,
@@ -260,7 +261,7 @@ export async function trainJumpRelu(data: TrainingData, config: Partial<JumpRelu
   const trainingLog: TrainingLog = {
     steps: cfg.steps, tokensSeen: cfg.steps * B, lossCurve,
     finalDeadFraction: dead.deadFraction(), deadWindowTokens: cfg.deadWindowTokens,
-    jumprelu: { targetL0: cfg.k, finalLambda: Math.exp(logLambda), inputScale: s, meanSquaredNorm: norm.meanSquaredNorm },
+    jumprelu: { targetL0: cfg.k, finalLambda: controlledLambda(lastL0, cfg.k, d, cfg.controllerGain), inputScale: s, meanSquaredNorm: norm.meanSquaredNorm },
     geometricMedian: { sampleRows, iterations: gm.iterations, converged: gm.converged },
     ...(heldOut ? { heldOut } : {}),
     wallTimeS: (Date.now() - started) / 1000,
