@@ -47,7 +47,10 @@ export interface JumpReluConfig {
   steps?: number;
   /** Peak learning rate (default: 2e-4 / √(nLatents / 2^14), as the TopK recipe). */
   lr?: number;
-  /** log θ's learning rate as a multiple of lr. */
+  /**
+   * log θ's peak learning rate is max(thresholdLrScale·lr, 30/steps): θ must travel ~7 in log space (0.001 → O(1))
+   * in a fraction of the run whatever the width (lr falls as 1/√width, so a wide SAE's θ would never arrive).
+   */
   thresholdLrScale: number;
   warmupSteps: number;
   maxWarmupFraction: number;
@@ -232,13 +235,14 @@ export async function trainJumpRelu(data: TrainingData, config: Partial<JumpRelu
   const lossCurve: LossSample[] = [];
   // λ of a step uses the previous batch's L0 (the current one is only known after the forward pass).
   let lastL0 = n;
+  const thetaLrFactor = Math.max(cfg.thresholdLrScale, 30 / cfg.steps / cfg.lr);
   let lastYield = Date.now();
   for (let step = 0; step < cfg.steps; step++) {
     if (step > 0) await readBatch(plan(step));
     const lambda = sparsityWarmup(step, cfg.sparsityWarmupSteps) * controlledLambda(lastL0, cfg.k, d, cfg.controllerGain);
     const stats = state.forwardBackward(lambda);
     const lr = learningRateAt(step, cfg.lr, cfg.warmupStepsUsed, cfg.steps);
-    const upd = state.update(lr, lr * cfg.thresholdLrScale);
+    const upd = state.update(lr, lr * thetaLrFactor);
     dead.update(state.acts, B);
     lastL0 = stats.l0;
     if (step % cfg.logEvery === 0 || step === cfg.steps - 1) {
