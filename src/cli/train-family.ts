@@ -4,15 +4,16 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { openActivationStore } from "../activations/store";
 import { InputError } from "../errors";
-import { intList, parseRecipe, parseReferences, RECIPE_HELP, RECIPE_OPTIONS } from "../family/cli-options";
+import { intList, parseArchitecture, parseRecipe, parseReferences, RECIPE_HELP, RECIPE_OPTIONS } from "../family/cli-options";
 import { ensureDefaultFamily, FAMILY_PROFILES, FamilyProfile } from "../family/default-family";
 import { FamilySummary, SUMMARY_MD, summaryMarkdown, trainFamily } from "../family/family";
 import { terminalProgress } from "../progress";
 
 const USAGE = `usage: darkmatter train-family --activations DIR --widths W,W,… --ks K,K,… --out DIR [options]
-       darkmatter train-family --default [--profile full|ci]
+       darkmatter train-family --architecture jumprelu --activations DIR --widths W,W,… --l0s L,L,… --out DIR [options]
+       darkmatter train-family --default [--profile full|ci] [--architecture topk|jumprelu]
 
-Trains one TopK SAE per (hook, width, k) into OUT/layer_L/width_W/average_l0_K/ (SAELens files + train-config.json)
+Trains one TopK SAE per (hook, width, k), or one JumpReLU SAE per (hook, width, target L0), into OUT/layer_L/width_W/average_l0_K/ (SAELens files + train-config.json)
 and writes OUT/summary.json and OUT/summary.md. SAEs whose folder already holds the same request are reused, so an
 interrupted run resumes and a changed grid trains only what changed.
 
@@ -20,7 +21,8 @@ interrupted run resumes and a changed grid trains only what changed.
   --profile P          ${FAMILY_PROFILES.join(" | ")} [full]: the whole default family, or a reduced one for quick runs
   --activations DIR    an activation-store folder (darkmatter activations)
   --widths W,W         latent counts
-  --ks K,K             active latents per token
+  --ks K,K             active latents per token (topk)
+  --l0s L,L            target mean active latents per token (jumprelu)
   --hooks H,H          store hooks [all of the store's]
   --out DIR            the family folder
 ${RECIPE_HELP}
@@ -31,7 +33,7 @@ export async function run(args: string[]): Promise<number> {
     args, strict: true, allowPositionals: false,
     options: {
       default: { type: "boolean" }, profile: { type: "string" }, activations: { type: "string" }, widths: { type: "string" },
-      ks: { type: "string" }, hooks: { type: "string" }, out: { type: "string" }, json: { type: "boolean" },
+      ks: { type: "string" }, l0s: { type: "string" }, hooks: { type: "string" }, out: { type: "string" }, json: { type: "boolean" },
       help: { type: "boolean", short: "h" }, ...RECIPE_OPTIONS,
     },
   });
@@ -39,22 +41,27 @@ export async function run(args: string[]): Promise<number> {
   const progress = values.json ? undefined : terminalProgress();
   let summary: FamilySummary;
   if (values.default) {
-    const other = ["activations", "widths", "ks", "hooks", "out", ...Object.keys(RECIPE_OPTIONS)].filter((k) => values[k as keyof typeof values] !== undefined);
+    const other = ["activations", "widths", "ks", "l0s", "hooks", "out", ...Object.keys(RECIPE_OPTIONS)]
+      .filter((k) => k !== "architecture" && values[k as keyof typeof values] !== undefined);
     if (other.length > 0) throw new InputError(`--${other[0]}`, "cannot be combined with --default (the default family fixes its own settings)");
     const profile = (values.profile ?? "full") as FamilyProfile;
     if (!FAMILY_PROFILES.includes(profile)) throw new InputError("--profile", `must be one of ${FAMILY_PROFILES.join(", ")}, got ${JSON.stringify(values.profile)}`);
-    summary = (await ensureDefaultFamily(profile, { progress })).summary;
+    summary = (await ensureDefaultFamily(profile, { progress, architecture: parseArchitecture(values.architecture) })).summary;
   } else {
     if (values.profile !== undefined) throw new InputError("--profile", "applies only with --default");
-    for (const name of ["activations", "widths", "ks", "out"] as const) {
+    const parsed = parseRecipe(values);
+    const jumprelu = parsed.architecture === "jumprelu";
+    const sparsity = jumprelu ? "l0s" : "ks";
+    if (jumprelu && values.ks !== undefined) throw new InputError("--ks", "applies to topk; JumpReLU SAEs take target --l0s");
+    if (!jumprelu && values.l0s !== undefined) throw new InputError("--l0s", "applies to --architecture jumprelu; TopK SAEs take --ks");
+    for (const name of ["activations", "widths", sparsity, "out"] as const) {
       if (values[name] === undefined) throw new InputError(`--${name}`, `is required (or use --default)\n\n${USAGE}`);
     }
-    const parsed = parseRecipe(values);
     const store = openActivationStore(values.activations!);
     try {
       const hooks = values.hooks ? values.hooks.split(",").map((h) => h.trim()) : store.hooks;
       summary = await trainFamily(store, {
-        widths: intList(values.widths, "widths")!, ks: intList(values.ks, "ks")!, hooks, target: parsed.target,
+        widths: intList(values.widths, "widths")!, ks: intList(values[sparsity], sparsity)!, hooks, target: parsed.target,
         references: Object.fromEntries(Object.entries(parseReferences(values["reference-sae"], hooks, parsed.target)).map(([h, p]) => [h, path.resolve(p)])),
         linearMap: parsed.linearMap, heldOutRows: parsed.heldOutRows, splitSeed: parsed.splitSeed, recipe: parsed.recipe,
       }, values.out!, { progress });

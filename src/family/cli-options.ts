@@ -1,15 +1,16 @@
 // Command-line options shared by `darkmatter train-sae` and `darkmatter train-family`: the recipe and the target.
 import { InputError } from "../errors";
 import { checkTargetKind, LinearMapOptions, TargetKind } from "./targets";
-import { DEFAULT_RECIPE, SaeRecipe } from "./train-target";
+import { DEFAULT_RECIPE, RECIPE_ARCHITECTURES, RecipeArchitecture, SaeRecipe } from "./train-target";
 
 export const RECIPE_OPTIONS = {
   target: { type: "string" }, "reference-sae": { type: "string", multiple: true }, "no-intercept": { type: "boolean" },
   "fit-on": { type: "string" }, tokens: { type: "string" }, batch: { type: "string" }, "lr-scale": { type: "string" },
-  seed: { type: "string" }, "held-out": { type: "string" }, "split-seed": { type: "string" },
+  seed: { type: "string" }, "held-out": { type: "string" }, "split-seed": { type: "string" }, architecture: { type: "string" },
 } as const;
 
-export const RECIPE_HELP = `  --target T           x | error | linear | nonlinear [x]: the activations, or SaeError = x − Sae(x),
+export const RECIPE_HELP = `  --architecture A     topk | jumprelu [topk]: TopK (the paper's recipe) or JumpReLU (Gemma Scope's, at a target L0)
+  --target T           x | error | linear | nonlinear [x]: the activations, or SaeError = x − Sae(x),
                        LinearError = x·b* (+ intercept) or NonlinearError = SaeError − LinearError of a reference SAE
   --reference-sae P    the reference SAE (any supported format); with several hooks give HOOK=PATH once per hook
   --no-intercept       fit b* without an intercept (default: with one, as the paper's text says)
@@ -36,6 +37,7 @@ export function intList(value: string | undefined, name: string): number[] | und
 type Values = { [K in keyof typeof RECIPE_OPTIONS]?: (typeof RECIPE_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof RECIPE_OPTIONS)[K]["type"] extends "boolean" ? boolean : string };
 
 export interface ParsedRecipe {
+  architecture: RecipeArchitecture;
   target: TargetKind;
   recipe: Partial<SaeRecipe>;
   linearMap: LinearMapOptions;
@@ -43,17 +45,27 @@ export interface ParsedRecipe {
   splitSeed?: number;
 }
 
+/** --architecture as a recipe architecture (default topk). */
+export function parseArchitecture(value: string | undefined): RecipeArchitecture {
+  const a = value ?? "topk";
+  if (!(RECIPE_ARCHITECTURES as readonly string[]).includes(a)) throw new InputError("--architecture", `must be one of ${RECIPE_ARCHITECTURES.join(", ")}, got ${JSON.stringify(value)}`);
+  return a as RecipeArchitecture;
+}
+
 export function parseRecipe(v: Values): ParsedRecipe {
+  const architecture = parseArchitecture(v.architecture);
   const target = checkTargetKind(v.target ?? "x", "--target");
   const lrScale = v["lr-scale"] === undefined ? undefined : Number(v["lr-scale"]);
   if (lrScale !== undefined && !(lrScale > 0 && Number.isFinite(lrScale))) throw new InputError("--lr-scale", `must be a positive number, got ${JSON.stringify(v["lr-scale"])}`);
   const fitOn = v["fit-on"];
   if (fitOn !== undefined && fitOn !== "train" && fitOn !== "all") throw new InputError("--fit-on", `must be train or all, got ${JSON.stringify(fitOn)}`);
   return {
-    target,
+    architecture, target,
     recipe: {
       tokens: intOption(v.tokens, "tokens", 1), batchSize: intOption(v.batch, "batch", 1), lrScale,
       seed: intOption(v.seed, "seed", 0),
+      // TopK recipes name no architecture, so their cache keys stay what they were.
+      ...(architecture === "jumprelu" ? { trainer: { architecture: "jumprelu" as const } } : {}),
     },
     linearMap: { intercept: !v["no-intercept"], ...(fitOn ? { fitOn: fitOn as "train" | "all" } : {}) },
     heldOutRows: intOption(v["held-out"], "held-out", 1),

@@ -1,6 +1,8 @@
 // The default SAE family of the project's own model (d_model 128, 6 layers): widths 1× … 64× d_model, three k, at
 // the main analysis layer (block 3 resid_post, the default store's hook) and the block before it, trained on x.
 // "ci" is the same plan reduced (3 widths, 2 k, fewer tokens and contexts) for quick runs; both cache under .cache/.
+// With architecture "jumprelu" the same store gets a JumpReLU family (Gemma Scope's recipe at target L0s), with
+// fewer widths so that building it stays cheap; its folders are default-jumprelu-<profile>.
 import * as path from "path";
 import { buildActivationStore, DEFAULT_STORE_CONFIG, DEFAULT_STORE_ROOT } from "../activations/build";
 import type { StoreConfig } from "../activations/manifest";
@@ -11,7 +13,7 @@ import { defaultCorpus } from "../lm/corpus";
 import { DEFAULT_MODEL_FILE, DEFAULT_TOKENIZER_FILE, loadDefaultModel } from "../lm/train-default";
 import type { Progress } from "../progress";
 import { FamilyRequest, FamilySummary, trainFamily } from "./family";
-import { DEFAULT_RECIPE } from "./train-target";
+import { DEFAULT_RECIPE, RECIPE_ARCHITECTURES, RecipeArchitecture } from "./train-target";
 
 const projectRoot = path.resolve(__dirname, "..", "..");
 /** Where the default families are built (ignored by git). */
@@ -42,8 +44,17 @@ const CI = {
   tokens: FULL.tokens / 4,
 };
 
+/**
+ * The JumpReLU default families: target L0s as the TopK ks, both hooks, the same tokens per SAE; widths 1×, 4×, 16×
+ * and 64× d_model (full) or 1×, 8×, 64× (ci, as TopK's ci).
+ */
+const JUMPRELU_FULL = { ...FULL, widths: [128, 512, 2048, 8192] };
+const JUMPRELU_CI = { ...CI };
+
 export interface DefaultFamilyPlan {
   profile: FamilyProfile;
+  /** The SAE architecture: "topk" (the paper's) or "jumprelu" (Gemma Scope's; `ks` are target L0s). */
+  architecture: RecipeArchitecture;
   /** The activation store: the default store's config with the family's hooks. */
   store: StoreConfig;
   request: FamilyRequest;
@@ -51,20 +62,27 @@ export interface DefaultFamilyPlan {
   dir: string;
 }
 
-/** The default family for a profile: store config, family request and folder. */
-export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string = DEFAULT_FAMILY_ROOT): DefaultFamilyPlan {
+/** The default family for a profile and architecture: store config, family request and folder. */
+export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string = DEFAULT_FAMILY_ROOT,
+  architecture: RecipeArchitecture = "topk"): DefaultFamilyPlan {
   if (!FAMILY_PROFILES.includes(profile)) throw new InputError("profile", `must be one of ${FAMILY_PROFILES.join(", ")}, got ${JSON.stringify(profile)}`);
-  const p = profile === "full" ? FULL : CI;
+  if (!RECIPE_ARCHITECTURES.includes(architecture)) throw new InputError("architecture", `must be one of ${RECIPE_ARCHITECTURES.join(", ")}, got ${JSON.stringify(architecture)}`);
+  const jumprelu = architecture === "jumprelu";
+  const p = jumprelu ? (profile === "full" ? JUMPRELU_FULL : JUMPRELU_CI) : profile === "full" ? FULL : CI;
+  // TopK recipes name no architecture, so the TopK families keep their cache keys and folders.
+  const recipe = jumprelu
+    ? { ...DEFAULT_RECIPE, tokens: p.tokens, trainer: { ...DEFAULT_RECIPE.trainer, architecture: "jumprelu" as const } }
+    : { ...DEFAULT_RECIPE, tokens: p.tokens };
   // Hooks in block order, so the store for the main hook alone is exactly the default store.
   const hooks = [...p.hooks].sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
   return {
-    profile,
+    profile, architecture,
     // ci keeps a quarter of the contexts too, so the notebooks' analyses run in seconds in CI.
     store: { ...DEFAULT_STORE_CONFIG, hooks, ...(profile === "ci" ? { contexts: DEFAULT_STORE_CONFIG.contexts / 4 } : {}) },
-    request: { widths: p.widths, ks: p.ks, hooks, target: "x", recipe: { ...DEFAULT_RECIPE, tokens: p.tokens } },
+    request: { widths: p.widths, ks: p.ks, hooks, target: "x", recipe },
     // Named after the training code's fingerprint too, so two versions of the code (two worktrees sharing .cache/, a
     // kernel on an older build) each keep their family instead of retraining over each other's.
-    dir: path.join(root, `default-${profile}-${codeFingerprint(require.resolve("./family"))}`),
+    dir: path.join(root, `default-${jumprelu ? "jumprelu-" : ""}${profile}-${codeFingerprint(require.resolve("./family"))}`),
   };
 }
 
@@ -74,6 +92,8 @@ export interface EnsureFamilyOptions {
   root?: string;
   /** Parent folder of activation stores (default .cache/activations). */
   storeRoot?: string;
+  /** "topk" (default) or "jumprelu": which default family. */
+  architecture?: RecipeArchitecture;
 }
 
 export interface DefaultFamily {
@@ -84,10 +104,11 @@ export interface DefaultFamily {
 
 /**
  * Builds (or reuses: everything is cached by config) the activation store and the default SAE family of the
- * project's model, and returns the family folder and its summary. Notebooks and the reproduce pipeline call this.
+ * project's model, and returns the family folder and its summary. Notebooks and the reproduce pipeline call this;
+ * `ensureDefaultFamily(profile, { architecture: "jumprelu" })` gives the JumpReLU family on the same store.
  */
 export async function ensureDefaultFamily(profile: FamilyProfile = "full", options: EnsureFamilyOptions = {}): Promise<DefaultFamily> {
-  const plan = defaultFamilyPlan(profile, options.root);
+  const plan = defaultFamilyPlan(profile, options.root, options.architecture ?? "topk");
   await initBackend();
   const { weights, tokenizer } = loadDefaultModel();
   const built = buildActivationStore(

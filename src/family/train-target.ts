@@ -10,6 +10,7 @@ import type { Progress } from "../progress";
 import { layerFromHookName, saveSaeLens, Sae } from "../sae/index";
 import { defaultLearningRate, toSae, trainSae, TrainConfig, TrainedSae } from "../train/index";
 import { warn } from "../warnings";
+import type { JumpReluConfig, SaeTrainerConfig } from "../train/index";
 import type { TargetKind, TargetRows } from "./targets";
 
 /** How each SAE is trained: the paper's TopK recipe (src/train) with a token budget, batch and learning-rate scale. */
@@ -25,8 +26,24 @@ export interface SaeRecipe {
    */
   lrScale: number;
   seed: number;
-  /** Further trainer settings (architecture, auxkCoef, deadWindowTokens, warmupSteps, …; see TrainConfig). */
-  trainer: Partial<TrainConfig>;
+  /**
+   * Further trainer settings (architecture, auxkCoef, deadWindowTokens, warmupSteps, …; see TrainConfig, or
+   * JumpReluConfig with architecture "jumprelu", where each SAE's k is its target L0).
+   */
+  trainer: TrainerSettings;
+}
+
+/** Settings of either trainer; the trainer of `architecture` validates them (unknown keys are errors). */
+export type TrainerSettings = Partial<Omit<TrainConfig, "architecture">> & Partial<Omit<JumpReluConfig, "architecture">> &
+  { architecture?: TrainConfig["architecture"] | "jumprelu" };
+
+/** The SAE architectures a recipe can train: TopK (the paper's, default) and JumpReLU (Gemma Scope's). */
+export type RecipeArchitecture = "topk" | "jumprelu";
+export const RECIPE_ARCHITECTURES: readonly RecipeArchitecture[] = ["topk", "jumprelu"];
+
+/** The architecture a recipe trains ("batchtopk" counts as topk's family of recipes). */
+export function recipeArchitecture(recipe: Pick<SaeRecipe, "trainer">): RecipeArchitecture {
+  return recipe.trainer.architecture === "jumprelu" ? "jumprelu" : "topk";
 }
 
 /** Trainer settings a recipe sets itself, so they cannot be given in `trainer`. */
@@ -56,7 +73,7 @@ export function resolveRecipe(r: Partial<SaeRecipe> = {}): SaeRecipe {
 }
 
 /** The trainer config of one SAE of `width` latents and `k` active ones under `recipe`. */
-export function trainConfigFor(width: number, k: number, recipe: SaeRecipe): Partial<TrainConfig> & { nLatents: number } {
+export function trainConfigFor(width: number, k: number, recipe: SaeRecipe): TrainerSettings & { nLatents: number } {
   return {
     ...recipe.trainer, nLatents: width, k, batchSize: recipe.batchSize,
     steps: Math.max(1, Math.round(recipe.tokens / recipe.batchSize)),
@@ -97,7 +114,7 @@ export interface TrainedOnTarget {
 /** Trains an SAE with `width` latents and `k` active ones on `target`, evaluates it on the held-out rows. */
 export async function trainOnTarget(target: TargetRows, width: number, k: number, recipe: SaeRecipe,
   options: { progress?: Progress; hook?: string } = {}): Promise<TrainedOnTarget> {
-  const trained = await trainSae(target.train, trainConfigFor(width, k, recipe), { heldOut: target.heldOut, progress: options.progress });
+  const trained = await trainSae(target.train, trainConfigFor(width, k, recipe) as SaeTrainerConfig, { heldOut: target.heldOut, progress: options.progress });
   const log = trained.trainingLog;
   const held = log.heldOut!;
   const hook = options.hook ?? target.provenance.rows.store?.hook ?? null;

@@ -1,6 +1,9 @@
 // SAE training: a TopK / BatchTopK trainer with the paper's recipe, its data sources and held-out evaluation.
 export { trainSae, resolveTrainConfig, DEFAULT_TRAIN_CONFIG } from "./trainer";
-export type { TrainConfig, ResolvedTrainConfig, TrainedSae, TrainingLog, LossSample, TrainOptions } from "./trainer";
+export type { TrainConfig, ResolvedTrainConfig, TrainedSae, TrainingLog, LossSample, TrainOptions, SaeTrainerConfig } from "./trainer";
+export { trainJumpRelu, resolveJumpReluConfig, DEFAULT_JUMPRELU_CONFIG, foldInputScale, controlledLambda, sparsityWarmup } from "./jumprelu";
+export type { JumpReluConfig, ResolvedJumpReluConfig } from "./jumprelu";
+export { JumpReluTrainingState } from "./jumprelu-state";
 export { arrayData, rangeData, mapTarget, subsetRows, splitHeldOut } from "./data";
 export type { TrainingData } from "./data";
 export { evaluateSae } from "./evaluate";

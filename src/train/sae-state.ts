@@ -7,8 +7,8 @@
 // Update:              remove each decoder row's gradient component along the row; clip the global gradient norm;
 //                      Adam; renormalise decoder rows.
 import { InputError } from "../errors";
-import { deriveSeed, uniform53 } from "../linalg/random";
 import { DeadLatentTracker } from "./dead-latents";
+import { normaliseRows, randomUnitRows, removeParallelGradient } from "./decoder-norm";
 import { EncoderProduct, chunkRowsFor, forEachPreChunk } from "./dense";
 import { KernelArena, MAX_ARENA_BYTES } from "./kernels";
 import { BatchTopKSelector, RowScratch, SparseActs, backwardActive, decode, selectTopK } from "./sparse";
@@ -147,19 +147,8 @@ export class SaeTrainingState {
    */
   initialise(bDec: ArrayLike<number>, seed: number): void {
     const { d, nLatents: n } = this.config;
-    const u = uniform53(deriveSeed(seed, 1));
     const { Wdec, WencT, benc, bdec } = this.params;
-    for (let j = 0; j < n; j++) {
-      let norm2 = 0;
-      for (let t = 0; t < d; t++) {
-        // Box–Muller; 1 − u() lies in (0, 1], so the log is finite
-        const z = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-        Wdec[j * d + t] = z;
-        norm2 += z * z;
-      }
-      const inv = 1 / Math.sqrt(norm2);
-      for (let t = 0; t < d; t++) Wdec[j * d + t] *= inv;
-    }
+    randomUnitRows(Wdec, n, d, seed);
     WencT.set(Wdec);
     benc.fill(0);
     for (let t = 0; t < d; t++) bdec[t] = bDec[t];
@@ -271,12 +260,7 @@ export class SaeTrainingState {
     const { d, nLatents: n, adamBeta1: b1, adamBeta2: b2, adamEps, gradClip } = this.config;
     const P = this.params, G = this.grads;
     const rowBytes = 4 * d;
-    // Remove from each decoder row's gradient its component along the (unit) row: only the row's direction moves.
-    for (let j = 0; j < n; j++) {
-      const w = P.Wdec.byteOffset + j * rowBytes, gw = G.Wdec.byteOffset + j * rowBytes;
-      const c = K.dot(gw, w, d);
-      if (c !== 0) K.axpy(-c, w, gw, d);
-    }
+    removeParallelGradient(K, P.Wdec, G.Wdec, n, d);
     let sumsq = 0;
     for (let j = 0; j < n; j++) {
       sumsq += K.dot(G.WencT.byteOffset + j * rowBytes, G.WencT.byteOffset + j * rowBytes, d);
@@ -292,11 +276,7 @@ export class SaeTrainingState {
     K.adam(P.all.byteOffset, G.all.byteOffset, this.m.byteOffset, this.v.byteOffset, P.all.length, clipScale,
       b1, 1 - b1, b2, 1 - b2, lr / (1 - b1 ** t), 1 / Math.sqrt(1 - b2 ** t), adamEps);
 
-    for (let j = 0; j < n; j++) {
-      const w = P.Wdec.byteOffset + j * rowBytes;
-      const norm2 = K.dot(w, w, d);
-      if (norm2 > 0) K.scal(1 / Math.sqrt(norm2), w, d);
-    }
+    normaliseRows(K, P.Wdec, n, d);
     return { gradNorm, clipScale };
   }
 

@@ -21,7 +21,8 @@ export function toSae(trained: TrainedSae): Sae {
       format: "memory",
       ...(batchTopK ? { trainedAs: `batchtopk (k=${c.k}), run as jumprelu with the learned threshold ${log.threshold}` } : {}),
       provenance: {
-        trainer: "src/train (TopK recipe of sparsify / paper §3.8)",
+        trainer: c.architecture === "jumprelu" ? "src/train/jumprelu.ts (JumpReLU, Gemma Scope recipe, L0 controller)" : "src/train (TopK recipe of sparsify / paper §3.8)",
+        ...(log.jumprelu ? { jumprelu: log.jumprelu } : {}),
         data: log.data,
         steps: log.steps,
         tokensSeen: log.tokensSeen,

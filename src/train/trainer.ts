@@ -3,13 +3,14 @@
 // lr = 2e-4/√(n/2^14), linear warm-up then linear decay to 0, gradient-norm clipping at 1, optional AuxK.
 import { InputError } from "../errors";
 import { backendInfo, initBackend } from "../backend/index";
-import { deriveSeed, permutation } from "../linalg/random";
 import { silentProgress, Progress } from "../progress";
+import { batchPlan } from "./batches";
 import type { TrainingData } from "./data";
 import { DeadLatentTracker } from "./dead-latents";
 import { encoderProduct, encoderProductPath } from "./dense";
 import { EvalResult, SaeWeights, evaluateSae } from "./evaluate";
 import { geometricMedian } from "./geometric-median";
+import { JumpReluConfig, ResolvedJumpReluConfig, trainJumpRelu } from "./jumprelu";
 import { SaeTrainingState } from "./sae-state";
 import { defaultLearningRate, effectiveWarmup, learningRateAt } from "./schedule";
 
@@ -81,6 +82,8 @@ export interface LossSample {
   lr: number;
   gradNorm: number;
   deadFraction: number;
+  /** JumpReLU: the sparsity coefficient λ of the step (after its warm-up). */
+  lambda?: number;
 }
 
 export interface TrainingLog {
@@ -93,6 +96,8 @@ export interface TrainingLog {
   deadWindowTokens: number;
   /** BatchTopK: the learned JumpReLU threshold (the same for every latent). */
   threshold?: number;
+  /** JumpReLU: the L0 target, the controller's final λ and the input scale s (E‖s·x‖² = d) folded into the weights. */
+  jumprelu?: { targetL0: number; finalLambda: number; inputScale: number; meanSquaredNorm: number };
   geometricMedian: { sampleRows: number; iterations: number; converged: boolean };
   /** Held-out metrics, when held-out rows were given. */
   heldOut?: EvalResult;
@@ -100,13 +105,16 @@ export interface TrainingLog {
   backend: string;
   encoderProduct: string;
   data: string;
-  config: ResolvedTrainConfig;
+  config: ResolvedTrainConfig | ResolvedJumpReluConfig;
 }
 
 /** A trained SAE: canonical weights plus how it was trained. */
 export interface TrainedSae extends SaeWeights {
   trainingLog: TrainingLog;
 }
+
+/** The settings of either trainer: TopK/BatchTopK (TrainConfig) or JumpReLU (JumpReluConfig, `k` = target L0). */
+export type SaeTrainerConfig = (Partial<TrainConfig> & { nLatents: number }) | (Partial<JumpReluConfig> & { nLatents: number; architecture: "jumprelu" });
 
 export interface TrainOptions {
   /** Rows to evaluate on after training (FVU, L0, dead fraction). */
@@ -170,34 +178,18 @@ export function resolveTrainConfig(config: Partial<TrainConfig> & { nLatents: nu
   } as ResolvedTrainConfig;
 }
 
-/** The row indices (ascending) of batch `step`: epoch e visits a seeded permutation (or the rows in order). */
-function batchPlan(rows: number, batch: number, shuffle: boolean, seed: number): (step: number) => Int32Array {
-  const perEpoch = Math.floor(rows / batch);
-  let epoch = -1;
-  let order: Uint32Array | null = null;
-  return (step) => {
-    const e = Math.floor(step / perEpoch), b = step - e * perEpoch;
-    if (shuffle && e !== epoch) {
-      order = permutation(rows, deriveSeed(seed, 100 + e));
-      epoch = e;
-    }
-    const out = new Int32Array(batch);
-    if (order) {
-      for (let i = 0; i < batch; i++) out[i] = order[b * batch + i];
-      out.sort();
-    } else {
-      for (let i = 0; i < batch; i++) out[i] = b * batch + i;
-    }
-    return out;
-  };
-}
-
 /**
  * Trains an SAE on `data`. Deterministic: the same data, config and backend give bit-identical weights.
  * Reports progress, yields to the event loop a few times a second (so notebook outputs update), and returns the
- * weights in the canonical layout with a training log.
+ * weights in the canonical layout with a training log. `architecture: "jumprelu"` trains a JumpReLU SAE at the
+ * target L0 `k` (src/train/jumprelu.ts); otherwise TopK or BatchTopK with this file's recipe.
  */
-export async function trainSae(data: TrainingData, config: Partial<TrainConfig> & { nLatents: number }, options: TrainOptions = {}): Promise<TrainedSae> {
+export async function trainSae(data: TrainingData, config: SaeTrainerConfig, options: TrainOptions = {}): Promise<TrainedSae> {
+  if (config.architecture === "jumprelu") return trainJumpRelu(data, config as Partial<JumpReluConfig> & { nLatents: number }, options);
+  return trainTopK(data, config as Partial<TrainConfig> & { nLatents: number }, options);
+}
+
+async function trainTopK(data: TrainingData, config: Partial<TrainConfig> & { nLatents: number }, options: TrainOptions): Promise<TrainedSae> {
   const started = Date.now();
   const cfg = resolveTrainConfig(config, data);
   const progress = options.progress ?? silentProgress;

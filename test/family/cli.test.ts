@@ -62,6 +62,34 @@ test("train-family builds a grid and reuses it on a second run", async () => {
   assert.equal(readFamilySummary(out).reused, 2);
 });
 
+test("train-sae and train-family train JumpReLU SAEs at target L0s, cached apart from TopK ones", async () => {
+  const out = path.join(env.root, "jumprelu");
+  const a = await quiet(["train-sae", "--architecture", "jumprelu", "--activations", env.store.dir, "--hook", HOOKS[1],
+    "--width", "32", "--l0", "4", "--tokens", "2048", "--batch", "128", "--out", out, "--json"]);
+  assert.equal(a.code, 0, a.err);
+  const sae = await loadSae(out);
+  try {
+    assert.equal(sae.architecture, "jumprelu");
+    assert.equal(sae.applyBDecToInput, false);
+    assert.equal(sae.hostWeight("threshold")!.length, 32);
+  } finally {
+    sae.dispose();
+  }
+  const record = JSON.parse(fs.readFileSync(path.join(out, "train-config.json"), "utf8"));
+  assert.equal(record.request.recipe.trainer.architecture, "jumprelu");
+  assert.equal(record.trainConfig.k, 4, "k is the target L0");
+
+  const fam = path.join(env.root, "fam-mixed");
+  const common = ["--activations", env.store.dir, "--widths", "16", "--hooks", HOOKS[0], "--tokens", "512", "--batch", "128", "--out", fam];
+  assert.equal((await quiet(["train-family", ...common, "--ks", "2"])).code, 0);
+  const topkHash = readFamilySummary(fam).entries[0].hash;
+  const j = await quiet(["train-family", "--architecture", "jumprelu", ...common, "--l0s", "2"]);
+  assert.equal(j.code, 0, j.err);
+  const entry = readFamilySummary(fam).entries[0];
+  assert.equal(entry.reused, false, "a TopK SAE in the folder is not taken for the JumpReLU one");
+  assert.notEqual(entry.hash, topkHash);
+});
+
 test("bad options are one clear line and exit code 1", async () => {
   const store = ["--activations", env.store.dir, "--hook", HOOKS[0]];
   const cases: [string[], RegExp][] = [
@@ -72,6 +100,14 @@ test("bad options are one clear line and exit code 1", async () => {
     [["train-sae", ...store, "--k", "2", "--out", "/tmp/x"], /--width/],
     [["train-family", "--default", "--widths", "16"], /--widths/],
     [["train-family", "--default", "--profile", "huge"], /--profile/],
+    [["train-sae", ...store, "--width", "16", "--l0", "2", "--out", "/tmp/x"], /--l0.*jumprelu/],
+    [["train-sae", ...store, "--architecture", "jumprelu", "--width", "16", "--k", "2", "--out", "/tmp/x"], /--k.*--l0/],
+    [["train-sae", ...store, "--architecture", "jumprelu", "--width", "16", "--out", "/tmp/x"], /--l0/],
+    [["train-sae", ...store, "--architecture", "jumprelu", "--width", "16", "--l0", "16", "--out", "/tmp/x"], /--l0/],
+    [["train-sae", ...store, "--architecture", "gated", "--width", "16", "--k", "2", "--out", "/tmp/x"], /--architecture/],
+    [["train-family", "--activations", env.store.dir, "--widths", "16", "--l0s", "2", "--out", "/tmp/x"], /--l0s/],
+    [["train-family", "--architecture", "jumprelu", "--activations", env.store.dir, "--widths", "16", "--ks", "2", "--out", "/tmp/x"], /--ks/],
+    [["train-family", "--default", "--architecture", "bogus"], /--architecture/],
     [["train-family", "--activations", env.store.dir, "--widths", "16,x", "--ks", "2", "--out", "/tmp/x"], /--widths/],
     [["train-family", "--activations", env.store.dir, "--widths", "16", "--ks", "2", "--out", "/tmp/x", "--reference-sae", "/r"], /--reference-sae/],
     [["train-family", "--activations", path.join(env.root, "nothing"), "--widths", "16", "--ks", "2", "--out", "/tmp/x"], /manifest/],

@@ -196,4 +196,22 @@ describe("SAE families", () => {
     assert.notEqual(full.dir, ci.dir);
     assert.throws(() => defaultFamilyPlan("huge" as "ci"), InputError);
   });
+
+  it("plans the JumpReLU default families on the same store, in their own folders; TopK plans name no architecture", () => {
+    for (const profile of ["full", "ci"] as const) {
+      const topk = defaultFamilyPlan(profile, "/r"), jr = defaultFamilyPlan(profile, "/r", "jumprelu");
+      assert.equal(topk.architecture, "topk");
+      assert.equal(jr.architecture, "jumprelu");
+      // TopK recipes stay as they were, so the cached TopK families keep their keys.
+      assert.deepEqual(topk.request.recipe!.trainer, { deadWindowTokens: 65_536 });
+      assert.equal(topk.dir, path.join("/r", `default-${profile}`));
+      assert.equal(jr.request.recipe!.trainer!.architecture, "jumprelu");
+      assert.equal(jr.dir, path.join("/r", `default-jumprelu-${profile}`));
+      assert.deepEqual(jr.store, topk.store, "same activation store");
+      assert.deepEqual(jr.request.ks, topk.request.ks, "target L0s are the TopK ks");
+      assert.deepEqual(jr.request.hooks, topk.request.hooks);
+      assert.ok(jr.request.widths.length >= 3 && jr.request.widths.length <= topk.request.widths.length);
+    }
+    assert.throws(() => defaultFamilyPlan("ci", "/r", "gated" as "topk"), InputError);
+  });
 });
