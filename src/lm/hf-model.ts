@@ -43,6 +43,9 @@ export class HfModel {
     this.k = { native: options.native === false ? null : hfNative() };
   }
 
+  /** Identifies the weights (config.json, tensor names/dtypes/shapes and a sample of every tensor's bytes). */
+  get fingerprint(): string { return this.checkpoint.fingerprint; }
+
   /** Whether the native kernels run this model. */
   get usesNative(): boolean { return this.k.native !== null; }
 
