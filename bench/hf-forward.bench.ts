@@ -27,7 +27,7 @@ const LLAMA32_1B = {
   max_position_embeddings: 131072, hidden_act: "silu", tie_word_embeddings: true, bos_token_id: 128000, torch_dtype: "bfloat16",
 };
 
-interface SideResult { seconds: number; tokensPerSecond: number; loss: number; maxRssBytes: number; loadSeconds?: number }
+interface SideResult { seconds: number; cpuSeconds: number; tokensPerSecond: number; loss: number; maxRssBytes: number; loadSeconds?: number }
 
 function tokensFor(vocab: number): number[][] {
   const r = mulberry32(5);
@@ -42,11 +42,12 @@ async function child(dir: string): Promise<void> {
   const loadSeconds = (Date.now() - t0) / 1000;
   const tokens = tokensFor(model.config.vocabSize);
   model.forward(tokens.map((s) => s.slice(0, 8))); // warm-up (page faults, BLAS threads), as the numpy side
-  const t1 = process.hrtime.bigint();
+  const t1 = process.hrtime.bigint(), c1 = process.cpuUsage();
   const r = model.forward(tokens);
   const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
+  const cpu = process.cpuUsage(c1), cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const loss = r.loss!.reduce((a, b) => a + b, 0) / r.loss!.length;
-  const out: SideResult = { seconds, tokensPerSecond: (B * T) / seconds, loss, maxRssBytes: process.resourceUsage().maxRSS * 1024, loadSeconds };
+  const out: SideResult = { seconds, cpuSeconds, tokensPerSecond: (B * T) / seconds, loss, maxRssBytes: process.resourceUsage().maxRSS * 1024, loadSeconds };
   console.log(JSON.stringify({ ...out, weightBytes: model.checkpoint.bytes, native: model.usesNative }));
 }
 
@@ -66,15 +67,15 @@ async function main(): Promise<void> {
       const np = runPython<SideResult>("hf-forward.py", { op: "forward", dir, tokens: tokensFor(config.vocab_size as number) })!;
       fs.rmSync(dir, { recursive: true, force: true });
       const gb = (x: number) => (x / 2 ** 30).toFixed(2);
-      rows.push([name, gb(ours.weightBytes), ours.native ? "ours (native)" : "ours (ts)", ours.tokensPerSecond, gb(ours.maxRssBytes),
-        (ours.maxRssBytes / ours.weightBytes).toFixed(2), ours.loss.toFixed(4), ours.tokensPerSecond / np.tokensPerSecond]);
-      rows.push(["", "", "numpy float32", np.tokensPerSecond, gb(np.maxRssBytes), (np.maxRssBytes / ours.weightBytes).toFixed(2), np.loss.toFixed(4), 1]);
+      rows.push([name, gb(ours.weightBytes), ours.native ? "ours (native)" : "ours (ts)", ours.tokensPerSecond, ours.cpuSeconds, gb(ours.maxRssBytes),
+        (ours.maxRssBytes / ours.weightBytes).toFixed(2), ours.loss.toFixed(4), ours.tokensPerSecond / np.tokensPerSecond, np.cpuSeconds / ours.cpuSeconds]);
+      rows.push(["", "", "numpy float32", np.tokensPerSecond, np.cpuSeconds, gb(np.maxRssBytes), (np.maxRssBytes / ours.weightBytes).toFixed(2), np.loss.toFixed(4), 1, 1]);
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
   printTable(`HF checkpoint forward, ${B} × ${T} tokens with per-token loss (random BF16 weights)`,
-    ["model", "weights GiB", "side", "tokens/s", "peak RSS GiB", "RSS/weights", "mean loss", "× numpy"], rows);
+    ["model", "weights GiB", "side", "tokens/s", "CPU s", "peak RSS GiB", "RSS/weights", "mean loss", "× numpy (wall)", "× numpy (CPU)"], rows);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

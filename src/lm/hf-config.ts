@@ -83,8 +83,9 @@ export function parseHfConfig(raw: unknown, source: string): HfConfig {
 
   // RoPE: transformers ≥ 5 writes rope_parameters (with rope_theta inside), earlier versions rope_scaling + rope_theta.
   const ropeKey = raw.rope_parameters !== undefined && raw.rope_parameters !== null ? "rope_parameters" : "rope_scaling";
-  const rope = raw[ropeKey] ?? null;
-  if (rope !== null && !isObject(rope)) throw new InputError(source, `${ropeKey} is not an object`);
+  const ropeRaw = raw[ropeKey] ?? null;
+  if (ropeRaw !== null && !isObject(ropeRaw)) throw new InputError(source, `${ropeKey} is not an object`);
+  const rope = ropeRaw as Json | null;
   const ropeTheta = num("rope_theta", null, rope ?? {}) ?? num("rope_theta", 10000)!;
   const ropeType = rope ? (rope.rope_type ?? rope.type ?? "default") : "default";
   let llama3Rope: Llama3Rope | null = null;

@@ -9,7 +9,8 @@
 import { tf } from "../backend/index";
 import { InputError } from "../errors";
 import type { LlamaConfig } from "./checkpoint";
-import { HfCheckpoint, loadHfCheckpoint, OpenHfOptions, StoredTensor } from "./hf-checkpoint";
+import { HfCheckpoint, isHfCheckpointDir, loadHfCheckpoint, OpenHfOptions, StoredTensor } from "./hf-checkpoint";
+import { HfTokenizer, loadHfTokenizer } from "./hf-tokenizer";
 import { HfConfig, ropeInverseFrequencies } from "./hf-config";
 import { attention, AttentionShape, gated, halfToFloat32, hfNative, Kernels, linear, logitsLse, rmsNorm } from "./hf-kernels";
 import { HookName, HookPoint, hookName, parseHookName, selectedRows, Splice } from "./hooks";
@@ -256,4 +257,11 @@ function spliceRows(x: Float32Array, s: Splice, B: number, T: number, d: number)
 /** Loads a checkpoint folder (config.json + safetensors) as a runnable model. */
 export function loadHfModel(dir: string, options: HfModelOptions = {}): HfModel {
   return new HfModel(loadHfCheckpoint(dir, options), options);
+}
+
+/** A checkpoint folder's model and its tokenizer.json (with config.json's BOS), or null when `dir` is no such folder. */
+export function loadHfModelAndTokenizer(dir: string, options: HfModelOptions = {}): { model: HfModel; tokenizer: HfTokenizer } | null {
+  if (!isHfCheckpointDir(dir)) return null;
+  const model = loadHfModel(dir, options);
+  return { model, tokenizer: loadHfTokenizer(dir, model.hf.bosTokenId) };
 }
