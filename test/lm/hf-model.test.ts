@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { initBackend } from "../../src/backend/index";
+import { downstreamCe } from "../../src/darkmatter/downstream-ce";
 import { InputError } from "../../src/errors";
 import { parseHfConfig, ropeInverseFrequencies } from "../../src/lm/hf-config";
 import { hfNative } from "../../src/lm/hf-kernels";
@@ -193,4 +194,23 @@ test("malformed checkpoint folders get an InputError naming the file", async () 
   expectError(dir, dir, /neither model.safetensors nor model.safetensors.index.json/);
   fs.rmSync(path.join(dir, "config.json"));
   expectError(dir, dir, /no config.json/);
+});
+
+test("downstream CE (§3.9) runs on a Hugging Face model: an exact reconstruction recovers the clean CE, zero ablation does not", async () => {
+  await initBackend();
+  const dir = path.join(tmp, "downstream");
+  const { cfg, weights } = writeTinyCheckpoint(dir, { modelType: "gemma2", dtype: "bfloat16", tied: true });
+  const model = loadHfModel(dir);
+  const d = cfg.hidden_size, contexts = tinyTokens(4, 12, cfg.vocab_size, 21);
+  const zero = { inputs: d, outputs: d, coefficients: new Float64Array(d * d), intercept: null, rows: 0, droppedNonFinite: 0, rank: d,
+    dependentColumns: [], conditionEstimate: 1, warnings: [] };
+  const hook: HookName = "blocks.1.hook_resid_post";
+  const r = downstreamCe({ params: model, contexts, hook, reconstruct: (x) => Float32Array.from(x), linearMap: zero }, { from: 3, to: 10, batchSize: 3 });
+  const refLoss = referenceLoss(referenceForward(cfg, weights, contexts).logits, contexts);
+  let clean = 0;
+  for (const seq of refLoss) for (let t = 3; t <= 10; t++) clean += seq[t];
+  clean /= contexts.length * 8;
+  assert.ok(Math.abs(r.clean - clean) < 1e-4 * clean, `${r.clean} vs ${clean}`);
+  assert.ok(Math.abs(r.sae.ce - r.clean) < 1e-6);
+  assert.ok(Math.abs(r.zeroAblation.ce - r.clean) > 1e-3);
 });
