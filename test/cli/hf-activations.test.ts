@@ -10,6 +10,19 @@ import { writeNpy } from "../../src/io/npy";
 import { tinyTokens, writeTinyCheckpoint } from "../lm/hf-fixtures";
 import { referenceForward, referenceLoss } from "../lm/hf-reference";
 
+const WORDS = "the a cat dog sat on mat and ran far".split(" ");
+
+/** A word-level tokenizer.json: <unk> 0, <bos> 1, then WORDS. */
+function writeWordTokenizer(dir: string): void {
+  const vocab: Record<string, number> = { "<unk>": 0, "<bos>": 1 };
+  WORDS.forEach((w, i) => { vocab[w] = i + 2; });
+  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify({
+    version: "1.0", added_tokens: [{ id: 1, content: "<bos>", special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }],
+    normalizer: null, pre_tokenizer: { type: "Whitespace" }, post_processor: null, decoder: null,
+    model: { type: "WordLevel", vocab, unk_token: "<unk>" },
+  }));
+}
+
 test("darkmatter activations --model HF_DIR --tokens T.npy --layers all: the store's activations and losses match the reference", async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hf-cli-"));
   const log = console.log, err = console.error;
@@ -48,8 +61,24 @@ test("darkmatter activations --model HF_DIR --tokens T.npy --layers all: the sto
     }
     // Text needs the folder's tokenizer.json.
     const text = path.join(tmp, "t.txt");
-    fs.writeFileSync(text, "hello world");
+    fs.writeFileSync(text, Array.from({ length: 40 }, (_, i) => WORDS[(i * 7) % WORDS.length]).join(" ") + "\n");
     await assert.rejects(run(["--model", dir, "--text", text, "--out", out]), (e: unknown) => e instanceof InputError && /no tokenizer.json/.test(e.message));
+    // With one (a tiny word-level tokenizer.json), contexts are drawn from the text and start with config.json's BOS.
+    writeWordTokenizer(dir);
+    const textOut = path.join(tmp, "text-stores");
+    console.log = () => {}; console.error = () => {};
+    assert.equal(await run(["--model", dir, "--text", text, "--contexts", "3", "--ctx", "6", "--skip", "1", "--layers", "0", "--out", textOut]), 0);
+    console.log = log; console.error = err;
+    const s2 = openActivationStore(path.join(textOut, fs.readdirSync(textOut)[0]));
+    try {
+      const t = s2.tokens();
+      for (let c = 0; c < 3; c++) {
+        assert.equal(t[c * 6], cfg.bos_token_id);
+        for (let i = 1; i < 6; i++) assert.ok(t[c * 6 + i] >= 2 && t[c * 6 + i] < 2 + WORDS.length);
+      }
+    } finally {
+      s2.close();
+    }
   } finally {
     console.log = log; console.error = err;
     fs.rmSync(tmp, { recursive: true, force: true });
