@@ -4,7 +4,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { initBackend } from "../../src/backend/index";
+import { inspectPath } from "../../src/cli/inspect";
 import { downstreamCe } from "../../src/darkmatter/downstream-ce";
+import { isHfCheckpointDir } from "../../src/lm/hf-checkpoint";
 import { InputError } from "../../src/errors";
 import { parseHfConfig, ropeInverseFrequencies } from "../../src/lm/hf-config";
 import { hfNative } from "../../src/lm/hf-kernels";
@@ -213,4 +215,13 @@ test("downstream CE (§3.9) runs on a Hugging Face model: an exact reconstructio
   assert.ok(Math.abs(r.clean - clean) < 1e-4 * clean, `${r.clean} vs ${clean}`);
   assert.ok(Math.abs(r.sae.ce - r.clean) < 1e-6);
   assert.ok(Math.abs(r.zeroAblation.ce - r.clean) > 1e-3);
+});
+
+test("inspect recognises a checkpoint folder and describes its config", () => {
+  const dir = path.join(tmp, "inspect");
+  writeTinyCheckpoint(dir, { modelType: "gemma2" });
+  const info = inspectPath(dir);
+  assert.equal(info.kind, "hf-checkpoint");
+  assert.deepEqual(info.sliding_windows, [3, 0, 3]);
+  assert.equal(isHfCheckpointDir(path.join(dir, "config.json")), false);
 });
