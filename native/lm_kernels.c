@@ -194,6 +194,8 @@ static int share_work(item_fn fn, const void *ctx, int items, size_t scratchFloa
 
 typedef struct {
   int B, T, nHeads, nKv, hs;
+  float softcap; /* > 0: scores become softcap·tanh(scores/softcap) before the mask (Gemma 2) */
+  int window;    /* > 0: position p attends to keys p-window+1 .. p only (sliding-window layers) */
   const float *q, *k, *v, *qCos, *qSin, *kCos, *kSin;
   float *out;
 } attention_job;
@@ -240,6 +242,18 @@ static float softmax_prefix_unnormalised(float *row, int len, int n) {
   return inv;
 }
 
+/* The general row: keys lo..pos with lo = pos - window + 1 (or 0), scores soft-capped first when softcap > 0; every
+ * other entry of the row becomes 0. Returns 1 / Σ like softmax_prefix_unnormalised. */
+static float softmax_window_unnormalised(float *row, int pos, int n, float softcap, int window) {
+  const int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0, len = pos + 1 - lo;
+  float *r = row + lo;
+  if (softcap > 0) for (int i = 0; i < len; i++) r[i] = softcap * tanhf(r[i] / softcap);
+  const float inv = 1.0f / exp_shift_sum(r, len, row_max(r, len));
+  memset(row, 0, (size_t)lo * sizeof(float));
+  memset(row + pos + 1, 0, (size_t)(n - pos - 1) * sizeof(float));
+  return inv;
+}
+
 /* One (sequence, kv head) item: the attention outputs of the kv head's g query heads at every position. */
 static void attention_item(const void *ctx, int item, float *scratch) {
   const attention_job *job = ctx;
@@ -257,7 +271,11 @@ static void attention_item(const void *ctx, int item, float *scratch) {
   for (int p0 = 0; p0 < T; p0 += P) {
     const int p1 = p0 + P < T ? p0 + P : T, m = (p1 - p0) * g, n = p1;
     cblas_sgemm(RowMajor, NoTrans, Trans, m, n, hs, 1.0f, qs + (size_t)p0 * g * hs, hs, ks, hs, 0.0f, scores, n);
-    for (int i = 0; i < m; i++) inv[i] = softmax_prefix_unnormalised(scores + (size_t)i * n, p0 + i / g + 1, n); /* keys 0..pos */
+    if (job->softcap > 0 || job->window > 0) {
+      for (int i = 0; i < m; i++) inv[i] = softmax_window_unnormalised(scores + (size_t)i * n, p0 + i / g, n, job->softcap, job->window);
+    } else {
+      for (int i = 0; i < m; i++) inv[i] = softmax_prefix_unnormalised(scores + (size_t)i * n, p0 + i / g + 1, n); /* keys 0..pos */
+    }
     cblas_sgemm(RowMajor, NoTrans, NoTrans, m, hs, n, 1.0f, scores, n, vb, kvd, 0.0f, o, hs);
     /* Stacked row (position p, head j) goes to output row p, columns of head kh·g + j. */
     for (int i = 0; i < m; i++) {
@@ -266,20 +284,21 @@ static void attention_item(const void *ctx, int item, float *scratch) {
   }
 }
 
-/* causalAttention(B, T, nHeads, nKvHeads, headSize, q, k, v, qCos, qSin, kCos, kSin, out): q [B·T, nHeads·hs],
- * k and v [B·T, nKvHeads·hs], tables [T, hs/2] (q's carry the 1/√hs score scale), out [B·T, nHeads·hs]. The work
- * items are (sequence, kv head) pairs. */
+/* causalAttention(B, T, nHeads, nKvHeads, headSize, q, k, v, qCos, qSin, kCos, kSin, out[, softcap, window]):
+ * q [B·T, nHeads·hs], k and v [B·T, nKvHeads·hs], tables [T, hs/2] (q's carry the score scale), out [B·T, nHeads·hs];
+ * softcap and window 0 mean none. The work items are (sequence, kv head) pairs. */
 static napi_value causal_attention(napi_env env, napi_callback_info info) {
-  size_t argc = 13; napi_value a[13];
+  size_t argc = 15; napi_value a[15];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  int64_t B, T, H, KV, hs;
-  if (argc != 13 || !get_int(env, a[0], &B, "B") || !get_int(env, a[1], &T, "T") || !get_int(env, a[2], &H, "nHeads") ||
+  int64_t B, T, H, KV, hs, window = 0; double softcap = 0;
+  if ((argc != 13 && argc != 15) || (argc == 15 && (!get_double(env, a[13], &softcap, "softcap") || !get_int(env, a[14], &window, "window"))) || !get_int(env, a[0], &B, "B") || !get_int(env, a[1], &T, "T") || !get_int(env, a[2], &H, "nHeads") ||
       !get_int(env, a[3], &KV, "nKvHeads") || !get_int(env, a[4], &hs, "headSize")) return NULL;
   if (B < 0 || T < 1 || T > 65536 || KV < 1 || H < KV || H % KV != 0 || hs < 2 || hs % 2 != 0 || B * T * H * hs > INT32_MAX) {
     napi_throw_range_error(env, NULL, "darkmatter-blas: bad causalAttention sizes"); return NULL;
   }
   const int64_t N = B * T, d = H * hs, kvd = KV * hs, tab = T * (hs / 2);
-  attention_job job = { .B = (int)B, .T = (int)T, .nHeads = (int)H, .nKv = (int)KV, .hs = (int)hs };
+  if (softcap < 0 || window < 0 || window > INT32_MAX) { napi_throw_range_error(env, NULL, "darkmatter-blas: bad causalAttention softcap/window"); return NULL; }
+  attention_job job = { .B = (int)B, .T = (int)T, .nHeads = (int)H, .nKv = (int)KV, .hs = (int)hs, .softcap = (float)softcap, .window = (int)window };
   if (!(job.q = get_array(env, a[5], napi_float32_array, N * d, "q"))) return NULL;
   if (!(job.k = get_array(env, a[6], napi_float32_array, N * kvd, "k"))) return NULL;
   if (!(job.v = get_array(env, a[7], napi_float32_array, N * kvd, "v"))) return NULL;
@@ -295,12 +314,95 @@ static napi_value causal_attention(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------------------------- */
+/* Pieces of the Hugging Face forward (src/lm/hf-model.ts), on host arrays. */
+
+/* bfloat16 / float16 bits to float32 (exact: every value of both is a float32). */
+VECTOR_CLONES static void bf16_to_f32(int64_t n, const uint16_t *src, float *dst) {
+  uint32_t *d = (uint32_t *)dst;
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) d[i] = (uint32_t)src[i] << 16;
+}
+
+static void f16_to_f32(int64_t n, const uint16_t *src, float *dst) {
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t h = src[i], sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    union { uint32_t u; float f; } out;
+    if (e == 0x1f) out.u = sign | 0x7f800000u | (m << 13);                 /* Inf / NaN */
+    else if (e != 0) out.u = sign | ((e + 112) << 23) | (m << 13);           /* normal: rebias 15 → 127 */
+    else { out.f = (float)m * 5.9604644775390625e-8f; out.u |= sign; }       /* subnormal: m · 2^-24 */
+    dst[i] = out.f;
+  }
+}
+
+/* toFloat32(kind, n, src, dst): kind 0 = bfloat16, 1 = float16; src a Uint16Array of raw bits. */
+static napi_value to_float32(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  int64_t kind, n;
+  if (argc != 4 || !get_int(env, a[0], &kind, "kind") || !get_int(env, a[1], &n, "n")) return NULL;
+  if ((kind != 0 && kind != 1) || n < 0) { napi_throw_range_error(env, NULL, "darkmatter-blas: bad toFloat32 arguments"); return NULL; }
+  const uint16_t *src = get_array(env, a[2], napi_uint16_array, n, "src"); if (!src) return NULL;
+  float *dst = get_array(env, a[3], napi_float32_array, n, "dst"); if (!dst) return NULL;
+  if (kind == 0) bf16_to_f32(n, src, dst); else f16_to_f32(n, src, dst);
+  return NULL;
+}
+
+/* gegluTanh(n, g, u, y): y = gelu_tanh(g)·u with gelu_tanh(g) = ½g(1 + tanh(√(2/π)(g + 0.044715g³))). */
+static napi_value geglu_tanh(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  int64_t n;
+  if (argc != 4 || !get_int(env, a[0], &n, "n")) return NULL;
+  if (n < 0) { napi_throw_range_error(env, NULL, "darkmatter-blas: bad gegluTanh size"); return NULL; }
+  const float *g = get_array(env, a[1], napi_float32_array, n, "g"); if (!g) return NULL;
+  const float *u = get_array(env, a[2], napi_float32_array, n, "u"); if (!u) return NULL;
+  float *y = get_array(env, a[3], napi_float32_array, n, "y"); if (!y) return NULL;
+  const float c = 0.7978845608028654f; /* √(2/π) */
+  for (int64_t i = 0; i < n; i++) {
+    const float x = g[i];
+    y[i] = 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x))) * u[i];
+  }
+  return NULL;
+}
+
+/* logitsLse(rows, V, v0, z, cap, targets, max, sum, picked): folds a block of logits z [rows, V] for vocabulary ids
+ * v0 .. v0+V-1 into running log-sum-exp state (max[r], sum[r] = Σ e^(z - max)) and picks z[r, targets[r] - v0] into
+ * picked[r] when the target lies in the block; cap > 0 soft-caps z in place first (Gemma 2's final logits). */
+static napi_value logits_lse(napi_env env, napi_callback_info info) {
+  size_t argc = 9; napi_value a[9];
+  CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  int64_t rows, V, v0; double cap;
+  if (argc != 9 || !get_int(env, a[0], &rows, "rows") || !get_int(env, a[1], &V, "V") || !get_int(env, a[2], &v0, "v0") ||
+      !get_double(env, a[4], &cap, "cap")) return NULL;
+  if (rows < 0 || V < 1 || V > INT32_MAX || v0 < 0) { napi_throw_range_error(env, NULL, "darkmatter-blas: bad logitsLse sizes"); return NULL; }
+  float *z = get_array(env, a[3], napi_float32_array, rows * V, "z"); if (!z) return NULL;
+  const int32_t *targets = get_array(env, a[5], napi_int32_array, rows, "targets"); if (!targets) return NULL;
+  float *mx = get_array(env, a[6], napi_float32_array, rows, "max"); if (!mx) return NULL;
+  float *sm = get_array(env, a[7], napi_float32_array, rows, "sum"); if (!sm) return NULL;
+  float *picked = get_array(env, a[8], napi_float32_array, rows, "picked"); if (!picked) return NULL;
+  const float c = (float)cap;
+  for (int64_t r = 0; r < rows; r++) {
+    float *zr = z + r * V;
+    if (c > 0) for (int64_t j = 0; j < V; j++) zr[j] = c * tanhf(zr[j] / c);
+    const float m = row_max(zr, (int)V);
+    const int64_t t = targets[r] - v0;
+    if (t >= 0 && t < V) picked[r] = zr[t];
+    if (m > mx[r]) { sm[r] = sm[r] * exp_approx(mx[r] - m) + sum_exp_shift(zr, (int)V, m); mx[r] = m; }
+    else sm[r] += sum_exp_shift(zr, (int)V, mx[r]);
+  }
+  return NULL;
+}
+
 napi_status register_lm_kernels(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"rmsNorm", NULL, rms_norm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"swiglu", NULL, swiglu, NULL, NULL, NULL, napi_enumerable, NULL},
     {"crossEntropy", NULL, cross_entropy, NULL, NULL, NULL, napi_enumerable, NULL},
     {"causalAttention", NULL, causal_attention, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"toFloat32", NULL, to_float32, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"gegluTanh", NULL, geglu_tanh, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"logitsLse", NULL, logits_lse, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof *props, props);
 }

@@ -40,7 +40,7 @@ static inline void *get_array(napi_env env, napi_value v, napi_typedarray_type w
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
       napi_get_typedarray_info(env, v, &type, &len, &data, &ab, &off) != napi_ok || type != want) {
     char msg[160]; snprintf(msg, sizeof msg, "darkmatter-blas: argument %s must be a %s", name,
-                            want == napi_float32_array ? "Float32Array" : want == napi_int32_array ? "Int32Array" : "Float64Array");
+                            want == napi_float32_array ? "Float32Array" : want == napi_int32_array ? "Int32Array" : want == napi_uint16_array ? "Uint16Array" : "Float64Array");
     napi_throw_type_error(env, NULL, msg); return NULL;
   }
   if (need < 0 || (int64_t)len < need) {

@@ -16,10 +16,10 @@ import { writeFileAtomic, writeNpy } from "../io/index";
 import { warn } from "../warnings";
 import type { LlamaWeights, WeightName } from "../lm/checkpoint";
 import type { HookName } from "../lm/hooks";
-import { type LlamaParams, disposeParams, forward, toTensors } from "../lm/model";
+import { type ForwardModel, type LanguageModel, disposeParams, forward, toTensors } from "../lm/model";
 import { corpusPart, type Corpus } from "../lm/corpus";
-import { documentContexts, piecesAreWordwise, tokenizeDocuments } from "../lm/corpus-tokens";
-import type { Tokenizer } from "../lm/tokenizer";
+import { type Contexts, documentContexts, piecesAreWordwise, tokenizeDocuments } from "../lm/corpus-tokens";
+import { Tokenizer, type TextTokenizer } from "../lm/tokenizer";
 import type { Progress } from "../progress";
 import {
   FILES, MANIFEST_FILE, StoreConfig, StoreManifest, chunkFile, keptPositions, planChunks, readManifest, storeKey,
@@ -48,7 +48,7 @@ export const DEFAULT_STORE_CONFIG: StoreConfig = {
 };
 
 /** The model's forward pass as a CaptureFn: hooks captured, per-token loss computed, in one batch. */
-export function modelCapture(params: LlamaParams): CaptureFn {
+export function modelCapture(params: LanguageModel): CaptureFn {
   return (tokens, count, ctx, hooks) => {
     const rows: Int32Array[] = [];
     for (let i = 0; i < count; i++) rows.push(tokens.subarray(i * ctx, (i + 1) * ctx));
@@ -57,10 +57,28 @@ export function modelCapture(params: LlamaParams): CaptureFn {
   };
 }
 
+/** Contexts given as token ids, used exactly as they are (no BOS added). */
+export interface TokenContexts {
+  /** [count, ctx] row-major. */
+  tokens: Int32Array;
+  count: number;
+  ctx: number;
+  /** Where they came from (recorded in the manifest). */
+  source: string;
+}
+
+/** A model with its own forward and a content fingerprint (a Hugging Face checkpoint, src/lm/hf-model.ts). */
+export type FingerprintedModel = ForwardModel & { readonly fingerprint: string };
+
 export interface StoreInputs {
-  weights: LlamaWeights;
-  tokenizer: Tokenizer;
-  corpus: Corpus;
+  /** A llama2.c model's weights; or give `model`. */
+  weights?: LlamaWeights;
+  model?: FingerprintedModel;
+  /** Needed to draw contexts from `corpus`; optional with `tokens`. */
+  tokenizer: TextTokenizer | null;
+  /** The text contexts are drawn from; or give `tokens`. */
+  corpus?: Corpus;
+  tokens?: TokenContexts;
   /** Where the model and tokenizer came from (recorded in the manifest; identity is by content hash). */
   modelFile?: string | null;
   tokenizerFile?: string | null;
@@ -88,13 +106,9 @@ export function hashWeights(w: LlamaWeights): string {
   return h.digest("hex");
 }
 
-/** sha256 of a tokenizer's pieces and scores. */
-export function hashTokenizer(t: Tokenizer): string {
-  const h = createHash("sha256").update(String(t.maxTokenLength));
-  t.pieces.forEach((p, i) => {
-    h.update(new Uint8Array(Float32Array.of(t.scores[i]).buffer)).update(new Uint8Array(Int32Array.of(p.length).buffer)).update(p);
-  });
-  return h.digest("hex");
+/** sha256 identifying a tokenizer (llama2.c: its pieces and scores; Hugging Face: tokenizer.json and the BOS). */
+export function hashTokenizer(t: TextTokenizer): string {
+  return t.fingerprint();
 }
 
 export interface BuildOptions {
@@ -148,24 +162,36 @@ function storeWriteError(dir: string, err: unknown): Error {
 
 /** Builds (or reuses, or resumes) the store for these inputs and config. */
 export function buildActivationStore(inputs: StoreInputs, options: BuildOptions): BuildResult {
-  const { weights, tokenizer, corpus } = inputs;
-  const mc = weights.config;
+  const { weights, model, tokenizer, corpus, tokens } = inputs;
+  if ((weights === undefined) === (model === undefined)) throw new InputError("store inputs", "give exactly one of weights and model");
+  if ((corpus === undefined) === (tokens === undefined)) throw new InputError("store inputs", "give exactly one of corpus and tokens");
+  const mc = weights ? weights.config : model!.config;
   const config = validateStoreConfig(options.config, mc.nLayers);
   if (config.ctx > mc.seqLen) throw new InputError("ctx", `${config.ctx} exceeds the model's context length ${mc.seqLen}`);
-  if (tokenizer.vocabSize !== mc.vocabSize) {
+  // A Hugging Face embedding may have more rows than the tokenizer has tokens (padding); never fewer.
+  if (tokenizer && (weights ? tokenizer.vocabSize !== mc.vocabSize : tokenizer.vocabSize > mc.vocabSize)) {
     throw new InputError(inputs.tokenizerFile ?? "tokenizer", `has ${tokenizer.vocabSize} tokens but the model's vocabulary has ${mc.vocabSize}`);
   }
-  const modelHash = hashWeights(weights), tokenizerHash = hashTokenizer(tokenizer);
+  if (!tokenizer && !tokens) throw new InputError("tokenizer", "a tokenizer is needed to draw contexts from text");
+  if (tokens) {
+    if (tokens.count !== config.contexts || tokens.ctx !== config.ctx) {
+      throw new InputError(tokens.source, `holds [${tokens.count}, ${tokens.ctx}] token ids but the store asks for ${config.contexts} contexts of ${config.ctx}`);
+    }
+    const bad = tokens.tokens.findIndex((t) => t < 0 || t >= mc.vocabSize);
+    if (bad >= 0) throw new InputError(tokens.source, `token ${tokens.tokens[bad]} at [${Math.floor(bad / tokens.ctx)}, ${bad % tokens.ctx}] is outside the vocabulary [0, ${mc.vocabSize})`);
+  }
+  const modelHash = weights ? hashWeights(weights) : model!.fingerprint;
+  const tokenizerHash = tokenizer ? hashTokenizer(tokenizer) : "none";
+  const textHash = corpus ? corpus.hash : createHash("sha256").update(new Uint8Array(tokens!.tokens.buffer, tokens!.tokens.byteOffset, tokens!.tokens.byteLength)).digest("hex");
   const code = codeFingerprint(__filename);
-  const key = storeKey(config, modelHash, tokenizerHash, corpus.hash, code);
+  const key = storeKey(config, modelHash, tokenizerHash, textHash, code);
   const dir = path.join(options.root, key);
-  const progress = options.progress;
 
   const existingManifest = (): StoreManifest | null => {
     if (!fs.existsSync(path.join(dir, MANIFEST_FILE))) return null;
     const m = readManifest(dir);
     const same = m.key === key && JSON.stringify(m.config) === JSON.stringify(config) &&
-      m.model.sha256 === modelHash && m.tokenizer.sha256 === tokenizerHash && m.corpus.sha256 === corpus.hash;
+      m.model.sha256 === modelHash && m.tokenizer.sha256 === tokenizerHash && m.corpus.sha256 === textHash;
     if (!same) {
       throw new InputError(path.join(dir, MANIFEST_FILE), `describes another store than the key ${key} it sits under; delete ${dir} to rebuild`);
     }
@@ -181,7 +207,7 @@ export function buildActivationStore(inputs: StoreInputs, options: BuildOptions)
   if ("value" in got) return got.value;
   try {
     removeTempFiles(dir);
-    return buildLocked(inputs, options, { config, key, code, dir, modelHash, tokenizerHash, manifest: existingManifest() }, () => got.lock.refresh());
+    return buildLocked(inputs, options, { config, key, code, dir, modelHash, tokenizerHash, textHash, manifest: existingManifest() }, () => got.lock.refresh());
   } catch (err) {
     throw storeWriteError(dir, err);
   } finally {
@@ -202,20 +228,30 @@ interface Resolved {
   dir: string;
   modelHash: string;
   tokenizerHash: string;
+  textHash: string;
   manifest: StoreManifest | null;
 }
 
 function buildLocked(inputs: StoreInputs, options: BuildOptions, r: Resolved, refreshLock: () => void): BuildResult {
-  const { weights, tokenizer, corpus } = inputs;
-  const mc = weights.config;
-  const { config, key, dir, modelHash, tokenizerHash } = r;
+  const { weights, model, tokenizer, corpus, tokens } = inputs;
+  const mc = weights ? weights.config : model!.config;
+  const { config, key, dir, modelHash, tokenizerHash, textHash } = r;
   let manifest = r.manifest;
   const progress = options.progress;
 
   // The contexts are a pure function of the inputs, so a resumed build recomputes the same ones.
-  const documents = corpusPart(corpus, config.corpusPart);
-  const tokenized = tokenizeDocuments(documents, (t) => tokenizer.encode(t, { bos: false }), piecesAreWordwise(tokenizer.pieces));
-  const contexts = documentContexts(tokenized, config.contexts, config.ctx, config.seed);
+  let contexts: Contexts, documentIds: string[];
+  if (corpus) {
+    const documents = corpusPart(corpus, config.corpusPart);
+    const wordwise = tokenizer instanceof Tokenizer && piecesAreWordwise(tokenizer.pieces);
+    const tokenized = tokenizeDocuments(documents, (t) => tokenizer!.encode(t, { bos: false }), wordwise);
+    contexts = documentContexts(tokenized, config.contexts, config.ctx, config.seed, tokenizer!.bosId ?? undefined);
+    documentIds = tokenized.docIds;
+  } else {
+    const t = tokens!;
+    contexts = { tokens: t.tokens, count: t.count, length: t.ctx, doc: Int32Array.from({ length: t.count }, (_, i) => i), start: new Int32Array(t.count) };
+    documentIds = Array.from({ length: t.count }, (_, i) => `row ${i}`);
+  }
   const positions = keptPositions(config.ctx, config.skip);
   const t0 = Date.now();
 
@@ -224,7 +260,8 @@ function buildLocked(inputs: StoreInputs, options: BuildOptions, r: Resolved, re
       format: "darkmatter-activation-store", version: 1, key, config,
       model: { file: inputs.modelFile ?? null, sha256: modelHash, dim: mc.dim, nLayers: mc.nLayers, vocabSize: mc.vocabSize, seqLen: mc.seqLen },
       tokenizer: { file: inputs.tokenizerFile ?? null, sha256: tokenizerHash },
-      corpus: { name: corpus.name, source: corpus.source, sha256: corpus.hash, part: config.corpusPart, documentIds: tokenized.docIds },
+      corpus: corpus ? { name: corpus.name, source: corpus.source, sha256: textHash, part: config.corpusPart, documentIds }
+        : { name: "token ids", source: tokens!.source, sha256: textHash, part: config.corpusPart, documentIds },
       d: mc.dim, positions, rows: config.contexts * positions.perContext, files: { ...FILES },
       chunks: planChunks(config.contexts, config.contextsPerChunk, positions.perContext),
       finished: [], complete: false, code: r.code, checksums: {},
@@ -246,10 +283,10 @@ function buildLocked(inputs: StoreInputs, options: BuildOptions, r: Resolved, re
   m.complete = m.finished.length === m.chunks.length;
   const done = new Set(m.finished);
   const secondsBefore = m.created.seconds;
-  const params = options.capture ? null : toTensors(weights);
+  const params = options.capture || !weights ? null : toTensors(weights);
   let built = 0;
   try {
-    const capture = options.capture ?? modelCapture(params!);
+    const capture = options.capture ?? modelCapture(params ?? model!);
     const { ctx } = config;
     const d = mc.dim;
     progress?.(done.size, m.chunks.length, "activation chunks");

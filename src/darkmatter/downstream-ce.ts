@@ -20,11 +20,12 @@ import { Progress } from "../progress";
 import { LeastSquaresFit, predict } from "../linalg/least-squares";
 import { RegressionAccumulator } from "../linalg/metrics";
 import { HookName, parseHookName } from "../lm/hooks";
-import { forward, LlamaParams, TokenBatch } from "../lm/model";
+import { forward, LanguageModel, TokenBatch } from "../lm/model";
 import { ReconstructFn } from "./common";
 
 export interface DownstreamCeInput {
-  params: LlamaParams;
+  /** The model (llama2.c tensors or a Hugging Face checkpoint). */
+  params: LanguageModel;
   /** Token contexts of equal length T (the paper: 300 × 1024). */
   contexts: TokenBatch;
   /** Where x is taken and replaced, e.g. `blocks.L.hook_resid_post`. */

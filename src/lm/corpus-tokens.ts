@@ -102,7 +102,7 @@ export interface Contexts {
  * (a shorter tail is dropped), list them in corpus order, shuffle that list with `seed`, and take the first `count`.
  * Each context is BOS + one window. A larger `count` with the same seed extends a smaller one (prefix property).
  */
-export function documentContexts(corpus: TokenizedCorpus, count: number, length: number, seed: number): Contexts {
+export function documentContexts(corpus: TokenizedCorpus, count: number, length: number, seed: number, bos = BOS): Contexts {
   if (!Number.isInteger(length) || length < 2) throw new InputError("ctx", `context length must be an integer ≥ 2, got ${length}`);
   if (!Number.isInteger(count) || count < 1) throw new InputError("contexts", `must be a positive integer, got ${count}`);
   const w = length - 1;
@@ -122,7 +122,7 @@ export function documentContexts(corpus: TokenizedCorpus, count: number, length:
     const d = windows[2 * order[i]], s = windows[2 * order[i] + 1];
     out.doc[i] = d;
     out.start[i] = s;
-    out.tokens[i * length] = BOS;
+    out.tokens[i * length] = bos;
     out.tokens.set(corpus.tokens.subarray(corpus.offsets[d] + s, corpus.offsets[d] + s + w), i * length + 1);
   }
   return out;

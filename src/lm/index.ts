@@ -21,12 +21,23 @@ export {
 } from "./checkpoint";
 export type { LlamaConfig, LlamaWeights, WeightName } from "./checkpoint";
 export { Tokenizer, loadTokenizer, parseTokenizer, saveTokenizer, tokenizerBytes, BOS, EOS } from "./tokenizer";
-export type { TokenizerVocab, EncodeOptions } from "./tokenizer";
+export type { TokenizerVocab, EncodeOptions, TextTokenizer } from "./tokenizer";
 export {
   toTensors, toTrainable, toWeights, paramTensors, paramVariables, disposeParams, forward, forwardTensors,
   emptyKvCache, disposeKvCache,
 } from "./model";
-export type { LlamaParams, LayerParams, ForwardOptions, ForwardResult, ForwardTensors, TokenBatch, KvCache } from "./model";
+export type { LlamaParams, LayerParams, ForwardOptions, ForwardResult, ForwardTensors, TokenBatch, KvCache, LanguageModel, ForwardModel } from "./model";
+export { isForwardModel } from "./model";
+// Hugging Face checkpoint folders (model_type llama / gemma2): loadHfModel(dir).forward(tokens, options) — the same
+// options, hooks and splices as forward(); forward(model, …) also accepts an HfModel.
+export { HfModel, loadHfModel, loadHfModelAndTokenizer } from "./hf-model";
+export type { HfModelOptions } from "./hf-model";
+export { loadHfCheckpoint, readHfConfig, isHfCheckpointDir } from "./hf-checkpoint";
+export type { HfCheckpoint } from "./hf-checkpoint";
+export { parseHfConfig } from "./hf-config";
+export type { HfConfig } from "./hf-config";
+export { HfTokenizer, loadHfTokenizer } from "./hf-tokenizer";
+export { readTokenContexts } from "./token-file";
 export { HOOK_POINTS, hookName, parseHookName, selectedRows } from "./hooks";
 export type { HookName, HookPoint, Splice, SpliceValue, PositionSelector } from "./hooks";
 export { generate, sampleToken } from "./generate";

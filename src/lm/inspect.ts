@@ -2,6 +2,7 @@
 // (validated against the exact file size; the weights are not read), tokenizers by parsing the (small) file.
 import * as fs from "fs";
 import * as path from "path";
+import { isHfCheckpointDir, readHfConfig } from "./hf-checkpoint";
 import type { Inspector } from "../io/inspector";
 import { InputError } from "../errors";
 import { headSize, kvDim, parameterCount, readLlama2cConfig } from "./checkpoint";
@@ -73,8 +74,22 @@ export function describeTokenizer(file: string): Record<string, unknown> {
   };
 }
 
+/** A Hugging Face checkpoint folder: its config as the forward reads it (config.json only; weights are not read). */
+export function describeHfCheckpoint(dir: string): Record<string, unknown> {
+  const c = readHfConfig(dir);
+  return {
+    format: `Hugging Face checkpoint folder (${c.modelType})`, path: path.resolve(dir),
+    hidden_size: c.hiddenSize, layers: c.nLayers, heads: c.nHeads, kv_heads: c.nKvHeads, head_dim: c.headDim,
+    intermediate_size: c.intermediateSize, vocab_size: c.vocabSize, tied_embeddings: c.tieEmbeddings, bos_token_id: c.bosTokenId,
+    rope: c.llama3Rope ? { theta: c.ropeTheta, llama3: c.llama3Rope } : { theta: c.ropeTheta },
+    sliding_windows: c.windows, attn_softcap: c.attnSoftcap || null, final_softcap: c.finalSoftcap || null,
+    tokenizer_json: fs.existsSync(path.join(dir, "tokenizer.json")),
+  };
+}
+
 /** `darkmatter inspect` inspectors for llama2.c files (checkpoint first: its header check is the stricter test). */
 export const LM_INSPECTORS: Inspector[] = [
+  { name: "hf-checkpoint", detect: isHfCheckpointDir, describe: describeHfCheckpoint },
   { name: "llama2c-checkpoint", detect: isLlamaCheckpoint, describe: describeLlamaCheckpoint },
   { name: "llama2c-tokenizer", detect: isLlamaTokenizer, describe: describeTokenizer },
 ];

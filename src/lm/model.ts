@@ -161,7 +161,8 @@ export interface ForwardTensors {
   captured: Map<HookName, tf.Tensor3D>;
 }
 
-function flattenTokens(tokens: TokenBatch, c: LlamaConfig, start: number): { flat: Int32Array; B: number; T: number } {
+/** Validates a batch against a model (equal lengths, ids in the vocabulary, within seq_len) and flattens it row-major. */
+export function flattenTokens(tokens: TokenBatch, c: LlamaConfig, start: number): { flat: Int32Array; B: number; T: number } {
   const B = tokens.length;
   if (B === 0) throw new InputError("tokens", "the batch is empty");
   const T = tokens[0].length;
@@ -272,8 +273,27 @@ export interface ForwardResult {
   captured: Map<HookName, Float32Array>;
 }
 
+/**
+ * A model that runs its own forward pass with the same options and result (Hugging Face checkpoints,
+ * src/lm/hf-model.ts): everything that takes a LanguageModel works with both formats.
+ */
+export interface ForwardModel {
+  readonly kind: "hf";
+  /** The llama2.c-style summary (dim, nLayers, vocabSize, seqLen, …). */
+  readonly config: LlamaConfig;
+  forward(tokens: TokenBatch, options?: ForwardOptions): ForwardResult;
+}
+
+/** Any runnable language model: llama2.c tensors or a model with its own forward. */
+export type LanguageModel = LlamaParams | ForwardModel;
+
+export function isForwardModel(m: LanguageModel): m is ForwardModel {
+  return (m as ForwardModel).kind === "hf";
+}
+
 /** Inference forward pass: runs in a tf.tidy and returns plain arrays (no tensors to dispose). */
-export function forward(p: LlamaParams, tokens: TokenBatch, options: ForwardOptions = {}): ForwardResult {
+export function forward(p: LanguageModel, tokens: TokenBatch, options: ForwardOptions = {}): ForwardResult {
+  if (isForwardModel(p)) return p.forward(tokens, options);
   // The result is built inside tidy but not returned from it: tidy would walk every element of the typed arrays.
   let result: ForwardResult | undefined;
   tf.tidy(() => {

@@ -2,6 +2,7 @@
 // a dummy-prefix space, UTF-8 code points looked up whole, unknown ones as <0xXX> byte tokens (id = byte + 3), then
 // repeatedly the adjacent pair whose merged piece has the highest score is merged (leftmost on ties). run.c rescans the
 // whole sequence per merge (quadratic); here a heap over a linked list gives the same merges in O(n log n).
+import { createHash } from "crypto";
 import * as fs from "fs";
 import { InputError } from "../errors";
 import { writeFileAtomic } from "../io/atomic";
@@ -32,12 +33,31 @@ export interface EncodeOptions {
   eos?: boolean;
 }
 
+/**
+ * What the rest of the library needs of a tokenizer, whatever its format: the llama2.c tokenizer here, or a Hugging
+ * Face tokenizer.json (src/lm/hf-tokenizer.ts).
+ */
+export interface TextTokenizer {
+  readonly vocabSize: number;
+  /** The id encode() prepends with `bos: true` (null when the model has none). */
+  readonly bosId: number | null;
+  encode(text: string, options?: EncodeOptions): Int32Array;
+  decode(tokens: ArrayLike<number>): string;
+  /** The bytes `token` contributes to the text after `prev`. */
+  decodePiece(prev: number, token: number): Uint8Array;
+  /** A token as its vocabulary entry, for display. */
+  piece(token: number): string;
+  /** sha256 identifying the tokenizer (part of activation-store keys). */
+  fingerprint(): string;
+}
+
 /** Bytes ↔ "binary" strings (one char per byte), so piece concatenation is byte concatenation for any bytes. */
 function latin1(bytes: Uint8Array): string { return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1"); }
 
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
 
-export class Tokenizer {
+export class Tokenizer implements TextTokenizer {
+  readonly bosId = BOS;
   readonly pieces: readonly Uint8Array[];
   readonly scores: Float32Array;
   readonly maxTokenLength: number;
@@ -69,6 +89,18 @@ export class Tokenizer {
   }
 
   get vocabSize(): number { return this.pieces.length; }
+
+  private hash: string | undefined;
+
+  /** sha256 of max_token_length, every score and piece. */
+  fingerprint(): string {
+    if (this.hash) return this.hash;
+    const h = createHash("sha256").update(String(this.maxTokenLength));
+    this.pieces.forEach((p, i) => {
+      h.update(new Uint8Array(Float32Array.of(this.scores[i]).buffer)).update(new Uint8Array(Int32Array.of(p.length).buffer)).update(p);
+    });
+    return (this.hash = h.digest("hex"));
+  }
 
   /** A token's piece as text (for display; byte tokens show as `<0xXX>`). */
   piece(token: number): string { return Buffer.from(this.pieces[this.checkToken(token)]).toString("utf8"); }

@@ -6,7 +6,8 @@ import { ensureDefaultFamily } from "../family/default-family";
 import { openActivationSource } from "../activations/sources";
 import { InputError } from "../errors";
 import { RowSource } from "../linalg/rows";
-import { loadDefaultModel, loadLlama2c, loadTokenizer, loadTextCorpus, toTensors, LlamaParams, Tokenizer } from "../lm/index";
+import { loadDefaultModel, loadLlama2c, loadTokenizer, loadTextCorpus, toTensors, LanguageModel, TextTokenizer } from "../lm/index";
+import { loadHfModelAndTokenizer } from "../lm/hf-model";
 import { Progress, silentProgress } from "../progress";
 import { contentFingerprint } from "./cache";
 import { listSaes, SaeEntry } from "./saes";
@@ -20,7 +21,10 @@ export interface NotebookParameters {
   activations?: string | null;
   /** The hook to analyse, e.g. "blocks.3.hook_resid_post" (default: the store's main hook). */
   hook?: string | null;
-  /** A llama2.c model, its tokenizer and a text file to build activations from (instead of `activations`). */
+  /**
+   * A llama2.c model, its tokenizer and a text file to build activations from (instead of `activations`); `model` may
+   * also be a Hugging Face checkpoint folder (config.json + safetensors + tokenizer.json; `tokenizer` is then not needed).
+   */
   model?: string | null;
   tokenizer?: string | null;
   text?: string | null;
@@ -41,7 +45,7 @@ export interface AnalysisContext {
   /** The store behind the activations (token ids, contexts, losses, other hooks), when there is one. */
   store: ActivationStore | null;
   /** The language model, when known (needed for downstream cross-entropy). */
-  model: { params: LlamaParams; tokenizer: Tokenizer } | null;
+  model: { params: LanguageModel; tokenizer: TextTokenizer } | null;
   /** Where everything came from, for the notebook's first table. */
   sources: Record<string, string>;
   close(): void;
@@ -83,19 +87,21 @@ export async function openContext(params: NotebookParameters, progress: Progress
       close: () => { src.close(); store?.close(); },
     };
   }
-  if (!params.model || !params.tokenizer || !params.text) {
+  const hf = params.model ? loadHfModelAndTokenizer(params.model) : null;
+  if (!params.model || !(params.tokenizer || hf) || !params.text) {
     throw new InputError("activations", "set `activations` (a store folder or a .npy of [tokens, d]), or all of `model`, `tokenizer` and `text` to build one");
   }
-  const weights = loadLlama2c(params.model);
-  const tokenizer = loadTokenizer(params.tokenizer, weights.config.vocabSize);
-  const hook = params.hook ?? `blocks.${Math.floor(weights.config.nLayers / 2)}.hook_resid_post`;
+  const weights = hf ? undefined : loadLlama2c(params.model);
+  const tokenizer = hf ? hf.tokenizer : loadTokenizer(params.tokenizer!, weights!.config.vocabSize);
+  const mc = hf ? hf.model.config : weights!.config;
+  const hook = params.hook ?? `blocks.${Math.floor(mc.nLayers / 2)}.hook_resid_post`;
   const config: StoreConfig = {
-    hooks: [hook], contexts: profile === "ci" ? 32 : 512, ctx: Math.min(256, weights.config.seqLen),
-    skip: Math.min(50, Math.floor(Math.min(256, weights.config.seqLen) / 4)), seed: 42, corpusPart: "all", contextsPerChunk: 16,
+    hooks: [hook], contexts: profile === "ci" ? 32 : 512, ctx: Math.min(256, mc.seqLen),
+    skip: Math.min(50, Math.floor(Math.min(256, mc.seqLen) / 4)), seed: 42, corpusPart: "all", contextsPerChunk: 16,
   };
-  const built = buildActivationStore({ weights, tokenizer, corpus: loadTextCorpus(params.text), modelFile: params.model, tokenizerFile: params.tokenizer },
-    { root: DEFAULT_STORE_ROOT, config, progress });
-  return fromStore(profile, built.dir, params.saeDir, hook, { params: toTensors(weights), tokenizer },
+  const built = buildActivationStore({ weights, model: hf?.model, tokenizer, corpus: loadTextCorpus(params.text), modelFile: params.model,
+    tokenizerFile: hf ? hf.tokenizer.file : params.tokenizer }, { root: DEFAULT_STORE_ROOT, config, progress });
+  return fromStore(profile, built.dir, params.saeDir, hook, { params: hf ? hf.model : toTensors(weights!), tokenizer },
     { activations: `built from ${params.text}`, saes: params.saeDir, model: params.model });
 }
 

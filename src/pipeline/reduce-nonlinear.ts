@@ -6,7 +6,7 @@
 //   from a second store built with the main store's config (so its rows are the same tokens, which is checked).
 import * as fs from "fs";
 import * as path from "path";
-import { ActivationStore, buildActivationStore, hashTokenizer, hashWeights, StoreInputs } from "../activations/index";
+import { ActivationStore, buildActivationStore, FingerprintedModel, hashTokenizer, hashWeights, StoreInputs } from "../activations/index";
 import { RowAccounting } from "../darkmatter/decomposition";
 import { crossComponentPrediction, CrossComponentResult, CrossSource } from "../darkmatter/cross-component";
 import { decomposeSaeError, DecompositionResult } from "../darkmatter/decomposition";
@@ -18,7 +18,7 @@ import { defaultFamilyPlan } from "../family/default-family";
 import { BootstrapOptions } from "../linalg/bootstrap";
 import { arraySource, generatedSource, readChunks, RowSource } from "../linalg/rows";
 import { defaultCorpus, loadTextCorpus } from "../lm/corpus";
-import { toWeights } from "../lm/model";
+import { isForwardModel, toWeights } from "../lm/model";
 import { Progress, silentProgress } from "../progress";
 import type { Claim } from "./claim";
 import { openSae, requireWholeSae } from "../sae/index";
@@ -226,9 +226,18 @@ function siblingSaes(ctx: AnalysisContext): SaeEntry[] {
 function resolveStoreInputs(ctx: AnalysisContext, store: ActivationStore): StoreInputs | string {
   if (!ctx.model) return "no language model was given (a tensor file or a store folder), so its MLP and attention outputs cannot be computed";
   const m = store.manifest;
-  const weights = toWeights(ctx.model.params);
-  if (hashWeights(weights) !== m.model.sha256) return `the context's model is not the one the store ${store.dir} was built with`;
+  const p = ctx.model.params;
+  const weights = isForwardModel(p) ? undefined : toWeights(p);
+  const model = isForwardModel(p) && "fingerprint" in p ? p as FingerprintedModel : undefined;
+  if (!weights && !model) return "the context's model has no fingerprint to match against the store";
+  if ((weights ? hashWeights(weights) : model!.fingerprint) !== m.model.sha256) return `the context's model is not the one the store ${store.dir} was built with`;
   if (hashTokenizer(ctx.model.tokenizer) !== m.tokenizer.sha256) return `the context's tokenizer is not the one the store ${store.dir} was built with`;
+  if (m.corpus.name === "token ids") {
+    // Built from given token ids: the store holds them.
+    const tokens = store.tokens();
+    return { weights, model, tokenizer: ctx.model.tokenizer, modelFile: m.model.file, tokenizerFile: m.tokenizer.file,
+      tokens: { tokens, count: m.config.contexts, ctx: m.config.ctx, source: m.corpus.source } };
+  }
   let corpus = null;
   const def = defaultCorpus();
   if (def.hash === m.corpus.sha256) corpus = def;
@@ -240,7 +249,7 @@ function resolveStoreInputs(ctx: AnalysisContext, store: ActivationStore): Store
     }
   }
   if (!corpus) return `the corpus the store was built from (${m.corpus.name}) cannot be found again; pass storeInputs`;
-  return { weights, tokenizer: ctx.model.tokenizer, corpus, modelFile: m.model.file, tokenizerFile: m.tokenizer.file };
+  return { weights, model, tokenizer: ctx.model.tokenizer, corpus, modelFile: m.model.file, tokenizerFile: m.tokenizer.file };
 }
 
 /**
