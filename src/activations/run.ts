@@ -17,7 +17,7 @@ export interface LanguageModel {
   params: LlamaParams;
   tokenizer: Tokenizer;
   /** Where it came from (a file path, or "default"). */
-  name: string;
+  name?: string;
 }
 
 /**
@@ -35,7 +35,7 @@ export function loadModel(modelFile: string = DEFAULT_MODEL_FILE, tokenizerFile:
     enumerable: false,
     value: () => {
       const c = model.params.config;
-      return `LanguageModel ${model.name}: ${c.nLayers} layers, d_model ${c.dim}, ${c.nHeads} heads, vocab ${c.vocabSize}, seq_len ${c.seqLen}\n` +
+      return `LanguageModel ${model.name ?? ""}: ${c.nLayers} layers, d_model ${c.dim}, ${c.nHeads} heads, vocab ${c.vocabSize}, seq_len ${c.seqLen}\n` +
         `  hooks: blocks.{0..${c.nLayers - 1}}.hook_{resid_pre,attn_out,resid_mid,mlp_out,resid_post}`;
     },
   });

@@ -5,3 +5,5 @@ export { tableHtml, toDataFrame } from "./table";
 export type { Row } from "./table";
 export { setupNotebook, backendHtml, plot, table, notebookProgress } from "./notebook";
 export * as figures from "./figures/index";
+export { show, htmlOf, showLatent, showLatentsOn } from "./show";
+export { latentCardHtml, latentsOnHtml, contextHtml, histogramSvg } from "./latent-card";

@@ -68,3 +68,6 @@ export function notebookProgress(): Progress {
       `${escapeHtml(label)} ${done}/${total}</div>`);
   };
 }
+
+/** Displays raw HTML in the notebook (does nothing outside a kernel). */
+export const displayHtml = show;
