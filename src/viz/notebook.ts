@@ -3,7 +3,7 @@
 import type { DataFrame } from "danfojs-node";
 import { backendInfo, BackendInfo } from "../backend/index";
 import { escapeHtml } from "./html";
-import { Figure, plotHtml, plotlyBundleHtml } from "./plotly";
+import { PlotSpec, plotHtml, plotlyBundleHtml } from "./plotly";
 import { Row, tableHtml } from "./table";
 import type { Progress } from "../progress";
 
@@ -43,7 +43,7 @@ export function backendHtml(info: BackendInfo): string {
 }
 
 /** Displays an interactive Plotly chart (embedding plotly.js first if setupNotebook was not called). */
-export function plot(fig: Figure, opts: { height?: number } = {}): void {
+export function plot(fig: PlotSpec, opts: { height?: number } = {}): void {
   const prefix = plotlyShown ? "" : `${plotlyBundleHtml()}\n`;
   plotlyShown = true;
   show(prefix + plotHtml(fig, opts));
