@@ -184,19 +184,3 @@ export function decompositionSummary(r: DecompositionResult): string[] {
     ...(r.warnings.length ? [`  ${r.warnings.length} warning(s): ${r.warnings[0]}`] : []),
   ];
 }
-
-/**
- * Each token's LinearError (x·b*) and NonlinearError (SaeError − LinearError) under a fitted decomposition, so the
- * parts can be looked at per token: `splitError(result, acts.x, sae.forward(acts).error)`.
- */
-export function splitError(result: Pick<DecompositionResult, "linearMap" | "d">, x: Float32Array, saeError: Float32Array): { linearError: Float32Array; nonlinearError: Float32Array } {
-  const d = result.d;
-  if (x.length % d !== 0 || saeError.length !== x.length) {
-    throw new InputError("splitError", `x has ${x.length} and saeError ${saeError.length} values; both must be the same whole number of rows of d = ${d}`);
-  }
-  const rows = x.length / d;
-  const lin = predict(result.linearMap, x, rows);
-  const linearError = Float32Array.from(lin), nonlinearError = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) nonlinearError[i] = saeError[i] - lin[i];
-  return { linearError, nonlinearError };
-}

@@ -1,5 +1,5 @@
 // The paper's experiments as functions over activations and SAE outputs, returning typed results.
-export { decomposeSaeError, splitError, decompositionSummary } from "./decomposition";
+export { decomposeSaeError, decompositionSummary } from "./decomposition";
 export type { DecompositionOptions, DecompositionResult, AnalysisOptions, RowAccounting } from "./decomposition";
 export { normPredictionTest, NORM_COMPONENTS } from "./norm-prediction";
 export type { NormPredictionOptions, NormPredictionResult, NormComponent } from "./norm-prediction";

@@ -2,7 +2,6 @@
 // latent its top activating contexts, samples from each activation band, its density and histogram, and the output
 // tokens its decoder row promotes through the unembedding. One encode pass over the store collects every latent's
 // statistics at once; they are cached per (SAE weights, store, hook) in .cache/analyses (src/pipeline/cache.ts).
-import { createHash } from "crypto";
 import * as path from "path";
 import { matMul, tf } from "../backend/index";
 import { ActivationTable, tokenTextFn } from "../activations/table";
@@ -10,6 +9,7 @@ import { openActivationStore, type ActivationStore } from "../activations/store"
 import type { LanguageModel } from "../activations/run";
 import { InputError } from "../errors";
 import { formatNumber, inspectSymbol } from "../inspect";
+import { saeFingerprint } from "../family/targets";
 import { cached } from "../pipeline/cache";
 import type { Progress } from "../progress";
 import { loadSae } from "../sae/load";
@@ -88,16 +88,6 @@ export interface LatentCard {
   histogram: { edges: number[]; counts: number[] };
   /** Output tokens the decoder row raises / lowers most through the unembedding (null without a model). */
   promoted: { up: { token: string; logit: number }[]; down: { token: string; logit: number }[] } | null;
-}
-
-/** A content hash of an SAE's weights and shape, so cached statistics follow the weights wherever they are. */
-export function saeFingerprint(sae: Sae): string {
-  const h = createHash("sha256").update(JSON.stringify({ a: sae.architecture, d_in: sae.d_in, d_sae: sae.d_sae, k: sae.k ?? null, b: sae.applyBDecToInput }));
-  for (const n of sae.weightNames()) {
-    const w = sae.hostWeight(n)!;
-    h.update(n).update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-  }
-  return h.digest("hex").slice(0, 24);
 }
 
 /** One pass over the store: every latent's count, sum, max, top rows, histogram and band samples. */

@@ -8,7 +8,8 @@ import * as path from "path";
 import * as util from "util";
 import { ActivationTable, lengthBatches, loadModel, run } from "../../src/activations/index";
 import { initBackend } from "../../src/backend/index";
-import { decomposeSaeError, splitError } from "../../src/darkmatter/index";
+import { decomposeSaeError } from "../../src/darkmatter/index";
+import { errorComponents } from "../../src/family/index";
 import { writeNpy } from "../../src/io/index";
 import type { HookName } from "../../src/lm/hooks";
 import { forward, toTensors } from "../../src/lm/model";
@@ -91,9 +92,8 @@ test("run takes text, tables feed SAEs and the decomposition directly, and print
   const bigger = run(model, Array.from({ length: 12 }, (_, i) => `${texts[1]} number ${i} of the addresses to the nation`), { hooks: [hook] }).get(hook);
   const dec = decomposeSaeError({ activations: bigger, sae }, { bootstrap: false });
   assert.ok(dec.fvu.value > 0 && Number.isFinite(dec.fvuNonlinear.value));
-  const e = sae.forward(bigger).error;
-  const parts = splitError(dec, bigger.x, e);
-  for (let i = 0; i < e.length; i += 97) assert.ok(Math.abs(parts.linearError[i] + parts.nonlinearError[i] - e[i]) < 1e-5);
+  const parts = errorComponents(bigger.x, bigger.rows, sae, dec.linearMap);
+  assert.deepEqual(parts.error, sae.forward(bigger).error);
 
   for (const v of [r, acts, sae, dec, dec.fvu, model]) {
     const lines = util.inspect(v).split("\n");
