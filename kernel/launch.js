@@ -19,5 +19,7 @@ try {
   console.error(`darkmatter kernel: ${e.message}`);
   process.exit(1);
 }
+// Fixes to tslab (object shorthand across cells, execution counts): see kernel/tslab-patches.js.
+require("./tslab-patches").applyTslabPatches(root);
 process.argv = [process.argv[0], "tslab", "kernel", "--config-path", connectionFile];
 require(tslab).main();

@@ -17,3 +17,4 @@ export * as train from "./train/index";
 export * as publish from "./publish/index";
 export * as family from "./family/index";
 export * as pipeline from "./pipeline/index";
+export * as explore from "./explore/index";

@@ -8,3 +8,7 @@ export { readManifest, validateStoreConfig, keptPositions, storeKey, STORE_FORMA
 export type { StoreConfig, StoreManifest, ChunkInfo } from "./manifest";
 export { openActivationSource } from "./sources";
 export type { ActivationSource } from "./sources";
+export { ActivationTable, tokenTextFn } from "./table";
+export type { RowIndex, TableOptions } from "./table";
+export { run, loadModel, lengthBatches, ModelRun } from "./run";
+export type { LanguageModel, RunOptions, RunInput } from "./run";

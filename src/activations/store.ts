@@ -3,6 +3,7 @@
 // carries its token id, context, position and the model's loss there, so analyses can show a token in its context.
 import * as path from "path";
 import { InputError } from "../errors";
+import { withSummary } from "../inspect";
 import { openNpy } from "../io/index";
 import type { TensorFile } from "../io/index";
 import { FILES, StoreManifest, chunkFile, readManifest } from "./manifest";
@@ -140,7 +141,7 @@ export function openActivationStore(dir: string): ActivationStore {
     return { ...info, x };
   };
 
-  return {
+  return withSummary<ActivationStore>({
     dir, manifest, rows: manifest.rows, d, hooks: [...hooks],
     tokens: () => tokens.slice(),
     losses: () => losses.slice(),
@@ -157,5 +158,9 @@ export function openActivationStore(dir: string): ActivationStore {
       };
     },
     close: closeAll,
-  };
+  }, (st) => [
+    `ActivationStore ${st.dir}: ${st.rows} rows × ${st.d} (${contexts} contexts of ${ctx} tokens, positions ${first}…${manifest.positions.end - 1})`,
+    `  hooks: ${st.hooks.join(", ")}; model d ${manifest.model.dim}, ${manifest.model.nLayers} layers; corpus ${manifest.corpus.name}`,
+    "  ActivationTable.fromStore(store, hook, start, count) gives rows with their tokens",
+  ]);
 }

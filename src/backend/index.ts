@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { loadNativeBlas, NativeBlas } from "./native";
+import "./inspect-tensor";
 
 export type BackendName = "tensorflow" | "wasm-blas" | "wasm" | "cpu";
 export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow", "wasm-blas", "wasm", "cpu"];

@@ -22,6 +22,31 @@ export interface SaeInput {
   sae: SaeOutputs;
 }
 
+/** An SAE object with a forward pass (`dm.sae.Sae` fits): analyses call it as a reconstruction function. */
+export interface SaeModelLike {
+  readonly d_in: number;
+  forward(x: Float32Array, options?: { latents?: boolean }): { reconstruction: Float32Array };
+}
+
+/** Activations (any RowSource: an ActivationTable, a store's rows, an array) with an SAE object. */
+export interface ModelSaeInput {
+  activations: RowSource;
+  sae: SaeModelLike;
+}
+
+/** The SaeInput an analysis reads: an SAE object becomes its reconstruction function. */
+export function resolveSaeInput(input: SaeInput | ModelSaeInput): SaeInput {
+  const s = input.sae as SaeOutputs | SaeModelLike;
+  if (s && typeof (s as SaeModelLike).forward === "function" && !("reconstruct" in s)) {
+    const model = s as SaeModelLike;
+    if (model.d_in !== input.activations.cols) {
+      throw new InputError(input.activations.name ?? "activations", `rows have ${input.activations.cols} values but the SAE's d_in is ${model.d_in}`);
+    }
+    return { activations: input.activations, sae: { reconstruct: (x) => model.forward(x, { latents: false }).reconstruction } };
+  }
+  return input as SaeInput;
+}
+
 /** A metric with its bootstrap interval over the evaluated tokens (null when the bootstrap is off). */
 export interface Estimate {
   value: number;

@@ -4,13 +4,15 @@
 // Two streaming passes over the activations: the first fits b* and the norm probe a* (x → ‖SaeError‖²) together on
 // the training rows (one Gram, d + 1 outputs); the second evaluates on the chosen rows, with bootstrap intervals.
 import { InputError } from "../errors";
+import { formatEstimate, formatNumber, withSummary } from "../inspect";
 import { Progress } from "../progress";
 import { bootstrapPlan, BootstrapOptions, MultinomialResampler } from "../linalg/bootstrap";
 import { InputGram, LeastSquaresFit, NormalEquations, predict, selectOutputs } from "../linalg/least-squares";
 import { RegressionAccumulator, RegressionMetrics } from "../linalg/metrics";
 import { NO_ROLE, TEST, TRAIN } from "../linalg/split";
 import {
-  checkSaeInput, columns, countRoles, Estimate, passProgress, readSaeChunks, resolveRoles, rowSquaredNorms, SaeInput, SplitChoice,
+  checkSaeInput, columns, countRoles, Estimate, ModelSaeInput, passProgress, readSaeChunks, resolveRoles, resolveSaeInput, rowSquaredNorms, SaeInput,
+  SplitChoice,
 } from "./common";
 
 export interface AnalysisOptions extends SplitChoice {
@@ -113,7 +115,8 @@ export function decomposeSaeFamily(activations: SaeInput["activations"], saes: S
 }
 
 /** Decomposes the SAE's error into its linear and nonlinear parts and reports the paper's metrics. */
-export function decomposeSaeError(input: SaeInput, options: DecompositionOptions = {}): DecompositionResult {
+export function decomposeSaeError(given: SaeInput | ModelSaeInput, options: DecompositionOptions = {}): DecompositionResult {
+  const input = resolveSaeInput(given);
   const d = checkSaeInput(input);
   const n = input.activations.rows;
   const intercept = options.intercept ?? true;
@@ -179,15 +182,30 @@ export function decomposeSaeError(input: SaeInput, options: DecompositionOptions
   }
   const errorPrediction = errorAcc.result(), normPrediction = normAcc.result();
   const sae = saeAcc.result(), nonlinear = nonlinearAcc.result();
-  return {
+  const estimate = (value: number, interval: Estimate["interval"] | undefined): Estimate =>
+    withSummary({ value, interval: interval ?? null }, (e) => [formatEstimate(e)]);
+  return withSummary<DecompositionResult>({
     intercept, d, fitOn, evaluatedOn,
     rows: { total: n, train: joint.rows, evaluated: errorPrediction.rows, droppedNonFinite: dropped.count, seed },
-    vectorR2: { value: errorPrediction.r2MeanOverDims, interval: errorPrediction.intervals?.r2MeanOverDims ?? null },
-    normR2: { value: normPrediction.r2 as number, interval: normPrediction.intervals?.r2 ?? null },
-    fvu: { value: sae.fvu, interval: sae.intervals?.fvu ?? null },
-    fvuNonlinear: { value: nonlinear.fvu, interval: nonlinear.intervals?.fvu ?? null },
+    vectorR2: estimate(errorPrediction.r2MeanOverDims, errorPrediction.intervals?.r2MeanOverDims),
+    normR2: estimate(normPrediction.r2 as number, normPrediction.intervals?.r2),
+    fvu: estimate(sae.fvu, sae.intervals?.fvu),
+    fvuNonlinear: estimate(nonlinear.fvu, nonlinear.intervals?.fvu),
     energy: { saeError: eErr / evalRows, linearError: eLin / evalRows, nonlinearError: eNl / evalRows, crossTerm: eCross / evalRows },
     errorPrediction, normPrediction, linearMap, normProbe,
     bootstrap: plan, warnings,
-  };
+  }, decompositionSummary);
+}
+
+/** The printed form of a decomposition: at most five lines. */
+export function decompositionSummary(r: DecompositionResult): string[] {
+  const e = r.energy, f = (v: number) => formatNumber(v, 3);
+  const level = r.bootstrap ? ` (${Math.round(r.bootstrap.level * 100)} % intervals)` : "";
+  return [
+    `Decomposition of SaeError: d ${r.d}, fit on ${r.rows.train} ${r.fitOn === "all" ? "(all)" : "training"} rows, evaluated on ${r.rows.evaluated} ${r.evaluatedOn} rows${level}`,
+    `  fvu ${formatEstimate(r.fvu)}; fvu_nonlinear ${formatEstimate(r.fvuNonlinear)}`,
+    `  vector R² ${formatEstimate(r.vectorR2)}; norm R² ${formatEstimate(r.normR2)}`,
+    `  per token: ‖SaeError‖² ${f(e.saeError)} = linear ${f(e.linearError)} + nonlinear ${f(e.nonlinearError)} + cross ${f(e.crossTerm)}`,
+    ...(r.warnings.length ? [`  ${r.warnings.length} warning(s): ${r.warnings[0]}`] : []),
+  ];
 }

@@ -1,5 +1,5 @@
 // The paper's experiments as functions over activations and SAE outputs, returning typed results.
-export { decomposeSaeError, decomposeSaeFamily, inputGramFor } from "./decomposition";
+export { decomposeSaeError, decomposeSaeFamily, decompositionSummary, inputGramFor } from "./decomposition";
 export type { DecompositionOptions, DecompositionResult, AnalysisOptions, RowAccounting } from "./decomposition";
 export { normPredictionTest, NORM_COMPONENTS } from "./norm-prediction";
 export type { NormPredictionOptions, NormPredictionResult, NormComponent } from "./norm-prediction";
@@ -8,7 +8,7 @@ export type { BaselineInput, BaselineResult, BaselineName } from "./baselines";
 export { probeVsLatent, runningMean, pearson } from "./probe-vs-latent";
 export type { ProbeInput, ProbeOptions, ProbeVsLatentResult, SparseLatents } from "./probe-vs-latent";
 export { defaultTrainRows } from "./common";
-export type { SaeInput, SaeOutputs, ReconstructFn, Estimate, SplitChoice } from "./common";
+export type { SaeInput, SaeOutputs, ReconstructFn, Estimate, SplitChoice, SaeModelLike, ModelSaeInput } from "./common";
 export { fitPowerLaw, darkMatterBands } from "./powerlaw";
 export type { PowerLawFit, PowerLawFitOptions, BandInput, BandBreakdown, Bands } from "./powerlaw";
 export { gradientPursuit } from "./pursuit";

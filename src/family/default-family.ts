@@ -8,6 +8,7 @@ import { buildActivationStore, DEFAULT_STORE_CONFIG, DEFAULT_STORE_ROOT } from "
 import type { StoreConfig } from "../activations/manifest";
 import { initBackend } from "../backend/index";
 import { codeFingerprint } from "../code-version";
+import { withSummary } from "../inspect";
 import { InputError } from "../errors";
 import { defaultCorpus } from "../lm/corpus";
 import { DEFAULT_MODEL_FILE, DEFAULT_TOKENIZER_FILE, loadDefaultModel } from "../lm/train-default";
@@ -117,7 +118,8 @@ export async function ensureDefaultFamily(profile: FamilyProfile = "full", optio
   const store = built.store!;
   try {
     const summary = await trainFamily(store, plan.request, plan.dir, { progress: options.progress });
-    return { dir: plan.dir, storeDir: built.dir, summary };
+    return withSummary({ dir: plan.dir, storeDir: built.dir, summary }, (f) => [`DefaultFamily ${profile}: ${f.summary.entries.length} SAEs in ${f.dir}`,
+      `  store ${f.storeDir}`, "  .summary.entries[i] for one SAE; path.join(family.dir, entry.folder) is its folder"]);
   } finally {
     store.close();
   }

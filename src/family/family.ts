@@ -8,6 +8,7 @@ import * as path from "path";
 import type { ActivationStore } from "../activations/index";
 import { codeFingerprint } from "../code-version";
 import { InputError } from "../errors";
+import { formatNumber, withSummary } from "../inspect";
 import { writeFileAtomic } from "../io/atomic";
 import { lockOrDoneAsync, removeTempFiles, writeError } from "../io/entry";
 import { silentProgress, type Progress } from "../progress";
@@ -254,7 +255,7 @@ export async function trainFamily(store: ActivationStore, request: FamilyRequest
   };
   writeFileAtomic(path.join(out, SUMMARY_JSON), JSON.stringify(summary, null, 1) + "\n");
   writeFileAtomic(path.join(out, SUMMARY_MD), summaryMarkdown(summary));
-  return summary;
+  return readableFamily(summary);
 }
 
 /** Reads a family's summary.json (written at the end of every trainFamily run). */
@@ -267,7 +268,25 @@ export function readFamilySummary(dir: string): FamilySummary {
     throw new InputError(file, `cannot read the family summary (${(err as Error).message}); build the family first`);
   }
   if (!s || s.format !== "darkmatter-sae-family" || !Array.isArray(s.entries)) throw new InputError(file, "is not an SAE family summary");
-  return s;
+  return readableFamily(s);
+}
+
+/** A family entry in one line: where it lies and its measured numbers. */
+export function entryLine(e: FamilyEntry): string {
+  const dead = Number.isFinite(e.deadFraction) ? `, dead ${formatNumber(100 * e.deadFraction, 3)} %` : "";
+  return `${e.folder}: width ${e.width}, k ${e.k}, L0 ${formatNumber(e.l0, 3)}, fvu ${formatNumber(e.fvu, 3)}${dead}`;
+}
+
+/** Gives a family summary and its entries short printed forms (util.inspect; non-enumerable, so JSON is unchanged). */
+export function readableFamily(s: FamilySummary): FamilySummary {
+  for (const e of s.entries) withSummary(e, (x) => [`FamilyEntry ${entryLine(x)}`]);
+  const widths = [...new Set(s.entries.map((e) => e.width))].sort((a, b) => a - b);
+  const ks = [...new Set(s.entries.map((e) => e.k))].sort((a, b) => a - b);
+  return withSummary(s, (x) => [
+    `SAE family ${x.dir}: ${x.entries.length} SAEs (widths ${widths.join(", ")}; k ${ks.join(", ")})`,
+    `  store ${x.store.dir} (${x.store.rows} rows, d ${x.store.d}); hooks ${[...new Set(x.entries.map((e) => e.hook))].join(", ")}`,
+    `  .entries[i] for one SAE (its folder is relative to the family folder); dm.viz.show(family) lists them all`,
+  ]);
 }
 
 const fmt = (v: number | null, digits: number) => (v !== null && Number.isFinite(v) ? v.toFixed(digits) : "n/a");

@@ -16,7 +16,11 @@ import { KernelPass } from "./kernel-pass";
 import type { SaeView as Sae } from "./types";
 import { CsrBuilder, DecodePath, SparseLatents, decodeRows, validateLatents } from "./sparse";
 
-export type SaeInput = Float32Array | tf.Tensor2D;
+/** Rows of activations with their width: an ActivationTable (from `dm.activations.run`, a store or a file) fits. */
+export interface ActivationRows { readonly x: Float32Array; readonly d: number; readonly name?: string }
+
+/** [n, d_in] activations: a row-major array, a tensor, or a table of rows (ActivationTable). */
+export type SaeInput = Float32Array | tf.Tensor2D | ActivationRows;
 
 export interface ForwardOptions {
   /** Bound on the memory of the per-chunk [rows, d_sae] intermediates, in bytes (default 256 MiB). */
@@ -78,8 +82,13 @@ interface RowSource {
   chunk(start: number, count: number): Float32Array;
 }
 
-function rowSource(sae: Sae, x: SaeInput): RowSource {
+function rowSource(sae: Sae, input: SaeInput): RowSource {
   const d = sae.d_in;
+  if (!(input instanceof Float32Array || input instanceof tf.Tensor)) {
+    if (!input || !(input.x instanceof Float32Array)) throw new InputError("input", "must be a Float32Array, a rank-2 tensor [n, d_in] or an activation table");
+    if (input.d !== d) throw new InputError(input.name ?? "input", `has rows of ${input.d} values but the SAE's d_in is ${d}`);
+  }
+  const x: Float32Array | tf.Tensor2D = input instanceof Float32Array || input instanceof tf.Tensor ? input : input.x;
   if (x instanceof Float32Array) {
     if (x.length % d !== 0) throw new InputError("input", `${x.length} values are not a whole number of rows of d_in = ${d}`);
     return {

@@ -3,7 +3,7 @@
 export { Sae, ARCHITECTURES, ensureBackendCapacity, summarizeThreshold } from "./model";
 export type { Architecture, SaeFormat, SaeMetadata, SaeSpec, SaeWeightsInput, WeightInput, WeightName } from "./model";
 export { chunkRowsFor, DEFAULT_MEMORY_BUDGET } from "./forward";
-export type { ForwardOptions, ForwardResult, SaeInput } from "./forward";
+export type { ForwardOptions, ForwardResult, SaeInput, ActivationRows } from "./forward";
 export { FvuAccumulator } from "./fvu";
 export { validateLatents } from "./sparse";
 export type { SparseLatents, DecodePath } from "./sparse";

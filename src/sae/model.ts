@@ -3,6 +3,7 @@
 // normalisation folded into the weights so that raw activations go in and come out.
 import { backendInfo, tf } from "../backend/index";
 import { InputError } from "../errors";
+import { formatNumber, inspectSymbol } from "../inspect";
 import { decodeDense, encodeDense } from "./activation";
 import { decodeSparse, encodeSparse, forward, ForwardOptions, ForwardResult, SaeInput } from "./forward";
 import { KernelPass } from "./kernel-pass";
@@ -286,6 +287,19 @@ export class Sae implements SaeView {
     const { format: _f, ...rest } = this.metadata;
     out.metadata = rest;
     return out;
+  }
+
+  /** A few lines for a notebook cell's printed value (util.inspect); `dm.viz.show(sae)` renders more. */
+  [inspectSymbol](): string {
+    if (this.disposed) return "Sae (disposed)";
+    const m = this.metadata;
+    const act = this.k !== undefined ? `k ${this.k}` : this.threshold ? "threshold " + Object.entries(summarizeThreshold(this.threshold.dataSync() as Float32Array))
+      .map(([k, v]) => `${k} ${formatNumber(v, 3)}`).join(" / ") : this.architecture;
+    const lines = [`Sae ${this.architecture} ${this.d_in} → ${this.d_sae} (${act}), format ${m.format}${m.hookName ? `, hook ${m.hookName}` : ""}`];
+    if (m.path) lines.push(`  path: ${m.path}`);
+    if (m.trainedAs) lines.push(`  trained as ${m.trainedAs}`);
+    if (m.conversions.length) lines.push(`  on load: ${m.conversions.length > 1 ? `${m.conversions.length} conversions, first: ` : ""}${m.conversions[0]}`);
+    return lines.join("\n");
   }
 
   /** Frees the backend memory of every weight. The SAE cannot be used afterwards. */

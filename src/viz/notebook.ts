@@ -3,7 +3,7 @@
 import type { DataFrame } from "danfojs-node";
 import { backendInfo, BackendInfo } from "../backend/index";
 import { escapeHtml } from "./html";
-import { Figure, plotHtml, plotlyBundleHtml } from "./plotly";
+import { PlotSpec, plotHtml, plotlyBundleHtml } from "./plotly";
 import { Row, tableHtml } from "./table";
 import { routeWarningsToNotebook } from "./warnings";
 import type { Progress } from "../progress";
@@ -46,7 +46,7 @@ export function backendHtml(info: BackendInfo): string {
 }
 
 /** Displays an interactive Plotly chart (embedding plotly.js first if setupNotebook was not called). */
-export function plot(fig: Figure, opts: { height?: number } = {}): void {
+export function plot(fig: PlotSpec, opts: { height?: number } = {}): void {
   const prefix = plotlyShown ? "" : `${plotlyBundleHtml()}\n`;
   plotlyShown = true;
   show(prefix + plotHtml(fig, opts));
@@ -71,3 +71,6 @@ export function notebookProgress(): Progress {
       `${escapeHtml(label)} ${done}/${total}</div>`);
   };
 }
+
+/** Displays raw HTML in the notebook (does nothing outside a kernel). */
+export const displayHtml = show;

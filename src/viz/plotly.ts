@@ -1,13 +1,22 @@
 // Plotly figures as plain JSON, and their HTML: plotly.js is embedded once per notebook (or report) and every
 // chart afterwards is a <div> plus a few lines of script, so exported HTML works offline.
 import * as fs from "fs";
+import type { Config, Data, Layout, PlotData } from "plotly.js";
 import { escapeHtml, scriptJson } from "./html";
 
-/** A Plotly figure: what figure builders return and what `plotHtml` renders. */
-export interface Figure {
-  data: Record<string, unknown>[];
-  layout: Record<string, unknown>;
-  config?: Record<string, unknown>;
+export type { Config, Data, Layout, PlotData } from "plotly.js";
+
+/** A chart spec in Plotly's own types (@types/plotly.js), so a user's traces and layout are checked and completed. */
+export interface PlotSpec {
+  data: Data[];
+  layout?: Partial<Layout>;
+  config?: Partial<Config>;
+}
+
+/** What the figure builders return: Plotly-typed traces and layout that also allow reading any key. */
+export interface Figure extends PlotSpec {
+  data: (Partial<PlotData> & Record<string, unknown>)[];
+  layout: Partial<Layout> & Record<string, unknown>;
 }
 
 let bundle: string | undefined;
@@ -32,16 +41,17 @@ export function plotlyBundleHtml(): string {
 let plotCounter = 0;
 
 /** The HTML of one interactive chart (needs plotly.js embedded earlier on the page). */
-export function plotHtml(fig: Figure, opts: { id?: string; height?: number } = {}): string {
+export function plotHtml(fig: PlotSpec, opts: { id?: string; height?: number } = {}): string {
   const id = opts.id ?? `dm-plot-${process.pid}-${Date.now().toString(36)}-${plotCounter++}`;
-  const height = opts.height ?? (typeof fig.layout.height === "number" ? fig.layout.height : 420);
+  const layout = fig.layout ?? {};
+  const height = opts.height ?? (typeof layout.height === "number" ? layout.height : 420);
   const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
-  const title = typeof fig.layout.title === "string" ? fig.layout.title
-    : (fig.layout.title as { text?: string } | undefined)?.text ?? "chart";
+  const t = layout.title as string | { text?: string } | undefined;
+  const title = typeof t === "string" ? t : t?.text ?? "chart";
   // Waits for Plotly in case the bundle's output is still being rendered (front ends insert outputs async).
   return `<div id="${id}" class="dm-plot" style="width:100%;height:${height}px" aria-label="${escapeHtml(title)}"></div>\n` +
     `<script type="text/javascript">(function () {\n` +
-    `  var fig = ${scriptJson({ data: fig.data, layout: fig.layout, config })};\n` +
+    `  var fig = ${scriptJson({ data: fig.data, layout, config })};\n` +
     `  var tries = 0;\n` +
     `  function draw() {\n` +
     `    var el = document.getElementById(${scriptJson(id)});\n` +

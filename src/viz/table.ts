@@ -1,6 +1,7 @@
 // Tables: results become danfo DataFrames (for users who want to slice them) and render as escaped HTML
 // (danfo has no HTML representation in Node).
 import type { DataFrame } from "danfojs-node";
+import { inspectSymbol } from "../inspect";
 import { escapeHtml } from "./html";
 
 /** A plain row record, the shape analyses return before it becomes a DataFrame. */
@@ -11,11 +12,27 @@ export function toDataFrame(rows: Row[]): DataFrame {
   // Loaded lazily: danfo pulls in a second copy of the tfjs API surface and takes ~1 s to import.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const danfo = require("danfojs-node") as typeof import("danfojs-node");
+  readableDataFrames(danfo.DataFrame.prototype);
   const columns: string[] = [];
   for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) columns.push(k);
   const data: Record<string, (string | number | boolean | null)[]> = {};
   for (const c of columns) data[c] = rows.map((r) => (c in r ? r[c] : null));
   return new danfo.DataFrame(data, { columns });
+}
+
+/** DataFrames print as their size, columns and first rows (danfo's own dump runs to hundreds of lines). */
+function readableDataFrames(proto: object): void {
+  if (Object.prototype.hasOwnProperty.call(proto, inspectSymbol)) return;
+  Object.defineProperty(proto, inspectSymbol, {
+    enumerable: false, configurable: true, writable: true,
+    value: function (this: DataFrame) {
+      const cols = this.columns.map(String), values = this.values as unknown[][];
+      const lines = [`DataFrame ${values.length} rows × ${cols.length} columns: ${cols.slice(0, 8).join(", ")}${cols.length > 8 ? ", …" : ""}`];
+      for (const row of values.slice(0, 3)) lines.push(`  ${row.slice(0, 8).map((v) => formatCell(v, 4)).join(" | ")}`);
+      if (values.length > 3) lines.push("  … (dm.viz.table(df) shows it all)");
+      return lines.join("\n");
+    },
+  });
 }
 
 function formatCell(v: unknown, digits: number): string {
