@@ -1,5 +1,6 @@
 export { escapeHtml, scriptJson } from "./html";
-export { plotHtml, plotlyBundleHtml } from "./plotly";
+export { plotHtml, plotlyBundleHtml, chartBundle, withoutPlotlyJs, PLOTLY_MIME } from "./plotly";
+export type { StaticImage } from "./plotly";
 export type { Figure } from "./plotly";
 export { tableHtml, toDataFrame } from "./table";
 export type { Row } from "./table";
