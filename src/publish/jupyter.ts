@@ -63,10 +63,17 @@ export interface ExecuteOptions {
 
 interface NotebookCell { cell_type: string; id?: string; metadata?: { tags?: string[] }; source: string | string[]; outputs?: unknown[]; execution_count?: number | null }
 
+const isParameterCell = (c: NotebookCell) => c.cell_type === "code" && (c.metadata?.tags ?? []).includes("parameters");
+
+/** Whether the notebook has a cell tagged "parameters" (so it can run on a user's data). */
+export function hasParameterCell(notebook: string): boolean {
+  return (JSON.parse(fs.readFileSync(notebook, "utf8")) as { cells: NotebookCell[] }).cells.some(isParameterCell);
+}
+
 /** A copy of the notebook with a cell after its parameter cell that assigns `values` to `params`. */
 export function withParameters(notebook: string, values: Record<string, unknown>, target: string): string {
   const nb = JSON.parse(fs.readFileSync(notebook, "utf8")) as { cells: NotebookCell[] };
-  const at = nb.cells.findIndex((c) => c.cell_type === "code" && (c.metadata?.tags ?? []).includes("parameters"));
+  const at = nb.cells.findIndex(isParameterCell);
   if (at < 0) throw new InputError(notebook, "has no cell tagged \"parameters\"");
   nb.cells.splice(at + 1, 0, {
     cell_type: "code", id: "injected-parameters", metadata: { tags: ["injected-parameters"] }, execution_count: null, outputs: [],

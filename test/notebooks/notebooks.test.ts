@@ -12,6 +12,7 @@ import { ensureDefaultFamily } from "../../src/family/default-family";
 import { writeNpy } from "../../src/io/index";
 import { executeNotebook, exportHtml, listNotebooks, renderHtml } from "../../src/publish/index";
 import { loadSae, saveSaeLens } from "../../src/sae/index";
+import { assertPublishable } from "../publish/published";
 
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-notebooks-"));
 
@@ -24,6 +25,7 @@ for (const nb of listNotebooks()) {
     assert.ok(report.plots >= 1, `no Plotly chart rendered in ${html}`);
     assert.equal(report.unrendered, 0, `${report.unrendered} chart(s) did not render`);
     assert.equal(report.errorOutputs, 0, "the page shows error output");
+    await assertPublishable(executed, html); // nbformat-valid, small, no machine path, a picture per chart, interactive with JS
   });
 }
 
