@@ -87,6 +87,7 @@ test("reproduce --sae-dir (SAELens) --activations X.npy --only 02 runs on the us
   assert.match(nb, /my-acts\.npy/, "the notebook does not show the user's activations");
   assert.match(nb, /my-saes/, "the notebook does not show the user's SAE folder");
   assert.doesNotMatch(nb, /"output_type": "error"/);
+  for (const f of filesUnder(out)) assert.ok(!fs.readFileSync(f, "utf8").includes(tmp), `${f} names the user's temp folder`);
   const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"));
   assert.equal(summary.data.saeDir, "my-saes");
   assert.ok(summary.headline["02-linear-predictability"], "the claims of notebook 02 are in summary.json");
