@@ -1,4 +1,4 @@
-export { executeNotebook, exportHtml, withParameters, notebookProblems, jupyterProblem, jupyterEnv, KERNEL_NAME } from "./jupyter";
+export { executeNotebook, exportHtml, hasParameterCell, withParameters, notebookProblems, jupyterProblem, jupyterEnv, KERNEL_NAME } from "./jupyter";
 export type { ExecuteOptions } from "./jupyter";
 export { renderHtml, findChromium } from "./browser";
 export type { RenderReport } from "./browser";
@@ -6,3 +6,9 @@ export { reproduce, listNotebooks } from "./reports";
 export type { NotebookReport, ReproduceOptions } from "./reports";
 export { claimRows, recordHeadline, profile } from "./headline";
 export type { Claim } from "./headline";
+export { finishNotebook } from "./finish";
+export type { FinishReport } from "./finish";
+export { pathRules, scrubPaths, scrubReportDir } from "./paths";
+export type { PathRule } from "./paths";
+export { userParameters } from "./user-data";
+export type { UserData } from "./user-data";

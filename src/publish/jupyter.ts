@@ -5,6 +5,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../backend/native";
 import { InputError } from "../errors";
+import { writeFileAtomic } from "../io/atomic";
+import { plotlyBundleHtml } from "../viz/plotly";
+import { finishNotebook, FinishReport } from "./finish";
+import { pathRules } from "./paths";
 
 export const KERNEL_NAME = "darkmatter-ts";
 const kernelShare = path.join(projectRoot, "kernel", "share", "jupyter");
@@ -53,14 +57,23 @@ export interface ExecuteOptions {
    * cell inserted after it, as papermill does, so the executed notebook shows what was changed.
    */
   parameters?: Record<string, string | number | boolean | null>;
+  /** Told how the finishing pass went (charts, static images, seconds spent drawing them). */
+  onFinish?: (report: FinishReport) => void;
 }
 
 interface NotebookCell { cell_type: string; id?: string; metadata?: { tags?: string[] }; source: string | string[]; outputs?: unknown[]; execution_count?: number | null }
 
+const isParameterCell = (c: NotebookCell) => c.cell_type === "code" && (c.metadata?.tags ?? []).includes("parameters");
+
+/** Whether the notebook has a cell tagged "parameters" (so it can run on a user's data). */
+export function hasParameterCell(notebook: string): boolean {
+  return (JSON.parse(fs.readFileSync(notebook, "utf8")) as { cells: NotebookCell[] }).cells.some(isParameterCell);
+}
+
 /** A copy of the notebook with a cell after its parameter cell that assigns `values` to `params`. */
 export function withParameters(notebook: string, values: Record<string, unknown>, target: string): string {
   const nb = JSON.parse(fs.readFileSync(notebook, "utf8")) as { cells: NotebookCell[] };
-  const at = nb.cells.findIndex((c) => c.cell_type === "code" && (c.metadata?.tags ?? []).includes("parameters"));
+  const at = nb.cells.findIndex(isParameterCell);
   if (at < 0) throw new InputError(notebook, "has no cell tagged \"parameters\"");
   nb.cells.splice(at + 1, 0, {
     cell_type: "code", id: "injected-parameters", metadata: { tags: ["injected-parameters"] }, execution_count: null, outputs: [],
@@ -88,6 +101,10 @@ export async function executeNotebook(notebook: string, outDir: string, opts: Ex
       jupyterEnv(opts.env), (opts.timeoutS ?? 3600) * 1000);
     const problems = notebookProblems(tmpPath);
     if (problems.length) throw new Error(`${name}: ${problems.join("\n")}`);
+    // Static images for the charts, no plotly.js, no paths of this machine (the user's inputs shown by name).
+    const named = [...Object.values(opts.parameters ?? {}).filter((v): v is string => typeof v === "string"), path.resolve(outDir)];
+    const report = finishNotebook(tmpPath, { rules: pathRules(named) });
+    opts.onFinish?.(report);
     const target = path.join(outDir, name);
     fs.renameSync(tmpPath, target);
     return target;
@@ -102,7 +119,13 @@ export async function exportHtml(executed: string, outDir = path.dirname(execute
   const base = path.basename(executed, ".ipynb");
   await runJupyter(["nbconvert", "--to", "html", "--template", "offline", `--TemplateExporter.extra_template_basedirs=${templates}`,
     "--output-dir", outDir, "--output", `${base}.html`, executed], jupyterEnv(), 300_000);
-  return path.join(outDir, `${base}.html`);
+  const file = path.join(outDir, `${base}.html`);
+  // plotly.js once per page, so the charts are interactive offline (the executed notebook does not carry it).
+  const html = fs.readFileSync(file, "utf8");
+  if (html.includes('class="dm-chart"') && html.includes("</head>")) {
+    writeFileAtomic(file, html.replace("</head>", () => `${plotlyBundleHtml()}\n</head>`));
+  }
+  return file;
 }
 
 interface NotebookJson { cells: { cell_type: string; outputs?: { output_type: string; name?: string; text?: string | string[]; ename?: string; evalue?: string }[] }[] }

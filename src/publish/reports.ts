@@ -13,7 +13,8 @@ import { openContext } from "../pipeline/context";
 import { terminalProgress } from "../progress";
 import { tableHtml } from "../viz/table";
 import { Claim, claimRows } from "./headline";
-import { executeNotebook, exportHtml } from "./jupyter";
+import { executeNotebook, exportHtml, hasParameterCell } from "./jupyter";
+import { pathRules, scrubReportDir } from "./paths";
 
 export interface NotebookReport {
   notebook: string;
@@ -32,6 +33,8 @@ export interface ReproduceOptions {
   log?: (line: string) => void;
   /** Notebooks executed at once (default 2, or 1 on a single core). */
   jobs?: number;
+  /** The user's data as notebook parameters (see userParameters); notebooks without a parameter cell are skipped. */
+  parameters?: Record<string, string | null>;
 }
 
 /** Notebooks in run order (file names sort by their numeric prefix). */
@@ -44,14 +47,17 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
   const outDir = path.resolve(opts.outDir ?? path.join(projectRoot, "reports"));
   const profile = opts.profile ?? "full";
   const started = Date.now();
-  const notebooks = listNotebooks().filter((nb) => !opts.only?.length || opts.only.some((s) => path.basename(nb).includes(s)));
+  const notebooks = listNotebooks().filter((nb) => !opts.only?.length || opts.only.some((s) => path.basename(nb).includes(s)))
+    .filter((nb) => !opts.parameters || hasParameterCell(nb));
   // The artifacts every notebook shares (activation store, SAE family) are built once here, with terminal progress,
   // so the notebooks find them cached.
-  log(`[artifacts] activation store and SAE family (profile ${profile}; cached by config under .cache/) ...`);
-  const family = await ensureDefaultFamily(profile === "ci" ? "ci" : "full", { progress: terminalProgress() });
-  log(`[artifacts] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${family.summary.entries.length} SAEs in ${path.relative(process.cwd(), family.dir)}`);
+  if (!opts.parameters) {
+    log(`[artifacts] activation store and SAE family (profile ${profile}; cached by config under .cache/) ...`);
+    const family = await ensureDefaultFamily(profile === "ci" ? "ci" : "full", { progress: terminalProgress() });
+    log(`[artifacts] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${family.summary.entries.length} SAEs in ${path.relative(process.cwd(), family.dir)}`);
+  }
   // The family's error decompositions are shared by several notebooks: computed (or loaded from the cache) once here.
-  const ctx = await openContext({ profile: profile === "ci" ? "ci" : "full" }, terminalProgress());
+  const ctx = await openContext({ ...opts.parameters, profile: profile === "ci" ? "ci" : "full" }, terminalProgress());
   try {
     await decomposeFamily(ctx, FAMILY_DECOMPOSITION, terminalProgress());
   } finally {
@@ -69,7 +75,7 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
     for (let i = next++; i < notebooks.length; i = next++) {
       const nb = notebooks[i], t0 = Date.now();
       log(`[${i + 1}/${notebooks.length}] executing ${path.basename(nb)} (profile ${profile}) ...`);
-      const executed = await executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: profile, DARKMATTER_REPORTS: outDir } });
+      const executed = await executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: profile, DARKMATTER_REPORTS: outDir }, parameters: opts.parameters });
       const html = await exportHtml(executed);
       const plots = chromium ? renderHtml(html).plots : null;
       const seconds = (Date.now() - t0) / 1000;
@@ -81,9 +87,11 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
   const total = (Date.now() - started) / 1000;
   const headline = collectHeadlines(outDir);
   writeFileAtomic(path.join(outDir, "summary.json"), JSON.stringify({
-    generated: new Date().toISOString(), profile, totalSeconds: total, notebooks: reports, headline,
+    generated: new Date().toISOString(), profile, totalSeconds: total, ...(opts.parameters ? { data: opts.parameters } : {}), notebooks: reports, headline,
   }, null, 2) + "\n");
   writeFileAtomic(path.join(outDir, "index.html"), indexHtml(reports, total, profile, headline));
+  // Nothing published names this machine: the user's inputs by name, the project relative, the home folder as ~.
+  scrubReportDir(outDir, pathRules([...Object.values(opts.parameters ?? {}).filter((v): v is string => !!v), outDir]));
   log(`reproduce: wrote ${path.relative(process.cwd(), outDir) || "."}/index.html and summary.json in ${total.toFixed(1)} s`);
   return reports;
 }

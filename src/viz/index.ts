@@ -1,6 +1,6 @@
 export { escapeHtml, scriptJson } from "./html";
-export { plotHtml, plotlyBundleHtml } from "./plotly";
-export type { Figure, PlotSpec, Data, Layout, Config, PlotData } from "./plotly";
+export { plotHtml, plotlyBundleHtml, chartBundle, withoutPlotlyJs, PLOTLY_MIME } from "./plotly";
+export type { Figure, PlotSpec, Data, Layout, Config, PlotData, StaticImage } from "./plotly";
 export { tableHtml, toDataFrame } from "./table";
 export type { Row } from "./table";
 export { setupNotebook, backendHtml, plot, table, notebookProgress } from "./notebook";

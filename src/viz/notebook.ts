@@ -3,13 +3,21 @@
 import type { DataFrame } from "danfojs-node";
 import { backendInfo, BackendInfo } from "../backend/index";
 import { escapeHtml } from "./html";
-import { PlotSpec, plotHtml, plotlyBundleHtml } from "./plotly";
+import { chartBundle, Figure, PlotSpec, plotlyBundleHtml } from "./plotly";
 import { Row, tableHtml } from "./table";
 import { routeWarningsToNotebook } from "./warnings";
 import type { Progress } from "../progress";
 
 interface TslabDisplay { html(s: string): void; markdown(s: string): void }
 interface TslabModule { display: TslabDisplay; newDisplay(): TslabDisplay }
+type WriteDisplayData = (content: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
+
+/** tslab's channel for display_data: its public display API sends one MIME type per output, a chart needs several. */
+function writeDisplayData(): WriteDisplayData | null {
+  if (!tslab()) return null;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require("tslab/dist/jupyter") as { lastWriteDisplayData: WriteDisplayData }).lastWriteDisplayData;
+}
 
 function tslab(): TslabModule | null {
   try {
@@ -45,11 +53,17 @@ export function backendHtml(info: BackendInfo): string {
   return `<p class="dm-backend"><b>Backend:</b> <code>${escapeHtml(info.name)}</code> — ${escapeHtml(info.reason)}</p>`;
 }
 
-/** Displays an interactive Plotly chart (embedding plotly.js first if setupNotebook was not called). */
-export function plot(fig: PlotSpec, opts: { height?: number } = {}): void {
-  const prefix = plotlyShown ? "" : `${plotlyBundleHtml()}\n`;
+/**
+ * Displays a Plotly chart as a MIME bundle (Plotly JSON + HTML; a static image is added after execution), embedding
+ * plotly.js first if setupNotebook was not called.
+ */
+export function plot(spec: PlotSpec, opts: { height?: number } = {}): void {
+  const fig = { ...spec, layout: spec.layout ?? {} } as Figure;
+  const write = writeDisplayData();
+  if (!write) return;
+  if (!plotlyShown) show(plotlyBundleHtml());
   plotlyShown = true;
-  show(prefix + plotHtml(fig, opts));
+  write({ data: chartBundle(fig, opts), metadata: {}, transient: {} }, false);
 }
 
 /** Displays a table from a danfo DataFrame or row records. */

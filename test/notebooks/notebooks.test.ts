@@ -13,6 +13,7 @@ import { writeNpy } from "../../src/io/index";
 import { executeNotebook, exportHtml, listNotebooks, renderHtml } from "../../src/publish/index";
 import { loadSae, saveSaeLens } from "../../src/sae/index";
 import { executeCi } from "./executed"; // into .cache/test-notebooks, where numbers.test.ts reads the headline records
+import { assertPublishable } from "../publish/published";
 
 for (const nb of listNotebooks()) {
   test(`notebook ${path.basename(nb)} executes and its HTML renders offline`, { timeout: 1_800_000 }, async () => {
@@ -23,6 +24,7 @@ for (const nb of listNotebooks()) {
     assert.ok(report.plots >= 1, `no Plotly chart rendered in ${html}`);
     assert.equal(report.unrendered, 0, `${report.unrendered} chart(s) did not render`);
     assert.equal(report.errorOutputs, 0, "the page shows error output");
+    await assertPublishable(executed, html); // nbformat-valid, small, no machine path, a picture per chart, interactive with JS
   });
 }
 
