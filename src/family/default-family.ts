@@ -16,8 +16,8 @@ const projectRoot = path.resolve(__dirname, "..", "..");
 /** Where the default families are built (ignored by git). */
 export const DEFAULT_FAMILY_ROOT = path.join(projectRoot, ".cache", "sae-families");
 
-export type FamilyProfile = "full" | "ci";
-export const FAMILY_PROFILES: readonly FamilyProfile[] = ["full", "ci"];
+export type FamilyProfile = "full" | "ci" | "paper";
+export const FAMILY_PROFILES: readonly FamilyProfile[] = ["full", "ci", "paper"];
 
 /** The main analysis hook (the default store's) and the block before it. */
 const MAIN_HOOK = DEFAULT_STORE_CONFIG.hooks[0];
@@ -41,6 +41,13 @@ const CI = {
   tokens: FULL.tokens / 4,
 };
 
+/**
+ * "paper": a training budget that is not the bottleneck (hours on this machine): the full plan on a store of
+ * 5120 contexts (1,049,600 tokens, positions 50…254 of 256 as in every profile) with 10× the tokens per SAE.
+ */
+const PAPER = { ...FULL, tokens: FULL.tokens * 10 };
+export const PAPER_STORE_CONTEXTS = 5120;
+
 export interface DefaultFamilyPlan {
   profile: FamilyProfile;
   /** The activation store: the default store's config with the family's hooks. */
@@ -53,13 +60,14 @@ export interface DefaultFamilyPlan {
 /** The default family for a profile: store config, family request and folder. */
 export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string = DEFAULT_FAMILY_ROOT): DefaultFamilyPlan {
   if (!FAMILY_PROFILES.includes(profile)) throw new InputError("profile", `must be one of ${FAMILY_PROFILES.join(", ")}, got ${JSON.stringify(profile)}`);
-  const p = profile === "full" ? FULL : CI;
+  const p = profile === "full" ? FULL : profile === "paper" ? PAPER : CI;
   // Hooks in block order, so the store for the main hook alone is exactly the default store.
   const hooks = [...p.hooks].sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
   return {
     profile,
     // ci keeps a quarter of the contexts too, so the notebooks' analyses run in seconds in CI.
-    store: { ...DEFAULT_STORE_CONFIG, hooks, ...(profile === "ci" ? { contexts: DEFAULT_STORE_CONFIG.contexts / 4 } : {}) },
+    store: { ...DEFAULT_STORE_CONFIG, hooks, ...(profile === "ci" ? { contexts: DEFAULT_STORE_CONFIG.contexts / 4 } : {}),
+      ...(profile === "paper" ? { contexts: PAPER_STORE_CONTEXTS } : {}) },
     request: { widths: p.widths, ks: p.ks, hooks, target: "x", recipe: { ...DEFAULT_RECIPE, tokens: p.tokens } },
     dir: path.join(root, `default-${profile}`),
   };
