@@ -16,7 +16,7 @@ import { Progress, silentProgress } from "../progress";
 import { Claim } from "../publish/headline";
 import { loadSae, Sae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
-import { AnalysisContext, openContext } from "./context";
+import { AnalysisContext, NotebookParameters, openContext } from "./context";
 import { saeOutputs } from "./decompose-family";
 import { Architecture, ARCHITECTURES, ensureArchitectureFamily, ensureLadderFamily, ladderModels, ladderPlan, LadderModel } from "./ladder";
 import { listSaes, SaeEntry } from "./saes";
@@ -102,6 +102,11 @@ export interface WhyDifferOptions {
   bootstrap?: number;
   /** Ladder models (default: data/ladder/d64, data/model, data/ladder/d256, those that exist). */
   models?: LadderModel[];
+  /**
+   * A notebook's parameters naming the user's SAEs and activations: the decomposition-side factors run on them, and
+   * the factors that need the project's models (training tokens, architecture, model size) are reported as missing.
+   */
+  params?: NotebookParameters;
 }
 
 const measure = (e: Estimate): Measure => ({ value: e.value, lo: e.interval?.lo ?? null, hi: e.interval?.hi ?? null });
@@ -181,21 +186,27 @@ function unitNormInput(ctx: AnalysisContext, sae: Sae, norms: Float64Array): { i
   return { input: { activations, sae: outputs }, meanL0: () => l0Sum / l0Rows };
 }
 
+/** The last SAE's outputs and the last activations' norms, reused across the variants measured one after another. */
+const memo: { key: string; norms: Float64Array | null; entry: string; sae: Sae | null; outputs: ReturnType<typeof saeOutputs> | null } =
+  { key: "", norms: null, entry: "", sae: null, outputs: null };
+function releaseMemo(): void { memo.sae?.dispose(); memo.sae = null; memo.outputs = null; memo.entry = ""; memo.norms = null; memo.key = ""; }
+
 type Measured = Pick<StudyPoint, "l0Measured" | "vectorR2" | "normR2" | "fvu" | "fvuNonlinear" | "trainRows" | "evaluatedRows" | "normSpread">;
 
 /** Decomposes one SAE's error under a variant, with bootstrap intervals (cached by SAE contents, activations, variant). */
 export async function measureVariant(ctx: AnalysisContext, entry: SaeEntry, variant: Variant, resamples: number): Promise<Measured> {
   const key = { version: 1, sae: contentFingerprint(entry.path), activations: ctx.activationsKey, variant, resamples };
   return cached("why-differ", key, async () => {
-    const sae = await loadSae(entry.path);
-    try {
-      const norms = rowNorms(ctx);
+    if (memo.key !== ctx.activationsKey) { releaseMemo(); memo.key = ctx.activationsKey; memo.norms = rowNorms(ctx); }
+    if (memo.entry !== entry.path) { memo.sae?.dispose(); memo.outputs = null; memo.sae = await loadSae(entry.path); memo.entry = entry.path; }
+    const sae = memo.sae!, norms = memo.norms!;
+    {
       const split = variantSplit(ctx, variant, norms);
       let input: SaeInput, meanL0: () => number;
       if (variant.norm === "unit") {
         ({ input, meanL0 } = unitNormInput(ctx, sae, norms));
       } else {
-        const o = saeOutputs(ctx, sae);
+        const o = memo.outputs ?? (memo.outputs = saeOutputs(ctx, sae));
         input = { activations: ctx.activations, sae: o.outputs };
         meanL0 = o.meanL0;
       }
@@ -214,8 +225,6 @@ export async function measureVariant(ctx: AnalysisContext, entry: SaeEntry, vari
         l0Measured: meanL0(), vectorR2: measure(r.vectorR2), normR2: measure(r.normR2), fvu: measure(r.fvu), fvuNonlinear: measure(r.fvuNonlinear),
         trainRows: r.rows.train, evaluatedRows: r.rows.evaluated, normSpread: sd / mean,
       };
-    } finally {
-      sae.dispose();
     }
   });
 }
@@ -261,7 +270,8 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
   const resamples = options.bootstrap ?? (profile === "ci" ? 30 : 100);
   const architectures = options.architectures ?? [...ARCHITECTURES];
   const baseL0 = profile === "ci" ? 8 : 16;
-  const ctx = await openContext({ profile: profile === "paper" ? "full" : profile }, progress);
+  const user = !!(options.params && (options.params.saeDir || options.params.activations || options.params.model || options.params.text));
+  const ctx = await openContext({ ...(user ? options.params : {}), profile }, progress);
   const factors: FactorEffect[] = [];
   let baseline: StudyPoint;
   try {
@@ -274,21 +284,12 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
       progress(step++, 0, `why-differ: ${factor} = ${level}`);
       const m = await measureVariant(c, entry, variant, resamples);
       return {
-        factor, level, baseline: false, paperLike: false, model: "d128", d: c.d, architecture: "topk", width: entry.width,
+        factor, level, baseline: false, paperLike: false, model: user ? "yours" : "d128", d: c.d, architecture: "topk", width: entry.width,
         widthRatio: entry.width / c.d, l0Nominal: entry.l0 ?? null, trainTokens: tokens, ...meta, variant, ...m,
       };
     };
     baseline = await point(ctx, baseEntry, "width ratio W/d", `W/d ${baseEntry.width / d} (baseline)`, { baseline: true, paperLike: true });
     const asBase = (factor: FactorName, level: string): StudyPoint => ({ ...baseline, factor, level: `${level} (baseline)` });
-
-    // Width ratio: every width of the family at the baseline's L0.
-    const widthPoints: StudyPoint[] = [];
-    for (const e of ctx.saes.filter((s) => s.l0 === baseEntry.l0)) {
-      const ratio = e.width / d;
-      widthPoints.push(e.path === baseEntry.path ? baseline : await point(ctx, e, "width ratio W/d", `W/d ${ratio}`,
-        { paperLike: ratio >= PAPER_WIDTH_RATIO.min && ratio <= PAPER_WIDTH_RATIO.max }));
-    }
-    factors.push(factorEffect("width ratio W/d", `latents per model dimension; the paper's Gemma Scope SAEs span W/d ≈ ${PAPER_WIDTH_RATIO.min.toFixed(1)}–${Math.round(PAPER_WIDTH_RATIO.max)}`, baseline, widthPoints));
 
     const variantFactor = async (factor: FactorName, description: string, levels: [string, Partial<Variant>, boolean][], baseLabel: string) => {
       const pts = [asBase(factor, baseLabel)];
@@ -297,10 +298,14 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
     };
     await variantFactor("intercept", "b* and the norm probe fitted with or without an intercept (the paper's text says with; most of its code fits without)",
       [["no intercept", { intercept: false }, true]], "intercept");
-    await variantFactor("split rule", "how rows are divided between fitting b* and evaluating it (the paper: a random token split)",
+    if (ctx.store) await variantFactor("split rule", "how rows are divided between fitting b* and evaluating it (the paper: a random token split)",
       [["whole contexts held out", { split: "by-context" }, false], ["in-sample (fit = evaluate)", { split: "in-sample" }, false]], "random token split 60/40");
-    const { first } = rowLayout(ctx);
-    await variantFactor("position range", `which token positions are analysed (stored: ${first}…; the paper: 200…1022 of 1024-token contexts, v1 1…1022)`,
+    if (!ctx.store) {
+      factors.push(factorEffect("position range", "which token positions are analysed", baseline, [asBase("position range", "every row")], ["the activations carry no positions (a tensor file, not a store)"]));
+      factors.push(factorEffect("split rule", "whole contexts held out", baseline, [], ["the activations carry no contexts"]));
+    }
+    const first = ctx.store?.manifest.positions.first ?? 0;
+    if (ctx.store) await variantFactor("position range", `which token positions are analysed (stored: ${first}…; the paper: 200…1022 of 1024-token contexts, v1 1…1022)`,
       [["positions ≥ 100", { minPosition: 100 }, false], ["positions ≥ 200 (the paper's start)", { minPosition: 200 }, true]], `positions ≥ ${first}`);
     await variantFactor("spread of ‖x‖", "how much token norms vary: every token scaled to ‖x‖ = √d (errors scaled alike), or only the middle half of ‖x‖ (diagnostic: the paper's spread is unknown)",
       [["‖x‖ normalised per token", { norm: "unit" }, false], ["middle half of ‖x‖ only", { norm: "middle-half" }, false]], "raw x");
@@ -308,7 +313,8 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
     // SAE training tokens: the baseline SAE retrained on a quarter and (not in ci) four times the tokens, same store.
     const tokenPoints = [asBase("SAE training tokens", `${tokens?.toLocaleString("en-US")} tokens`)];
     const tokenMissing: string[] = [];
-    if (tokens && ctx.store && ctx.hook) {
+    if (user) tokenMissing.push("retraining needs the project's own family");
+    else if (tokens && ctx.store && ctx.hook) {
       for (const mult of profile === "ci" ? [0.25] : [0.25, 4]) {
         const t = Math.round(tokens * mult);
         const dir = `${DEFAULT_FAMILY_ROOT}/tokens-${profile}-${t}`;
@@ -320,7 +326,7 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
     factors.push(factorEffect("SAE training tokens", "tokens each SAE is trained on (Gemma Scope: billions; here a few hundred thousand)", baseline, tokenPoints, tokenMissing));
 
     // Architecture and model size: the ladder families (W/d 8 at the baseline L0; W/d 1 too outside ci).
-    const models = (options.models ?? ladderModels()).slice().sort((a, b) => (a.d ?? 0) - (b.d ?? 0));
+    const models = (user ? [] : options.models ?? ladderModels()).slice().sort((a, b) => (a.d ?? 0) - (b.d ?? 0));
     const archPoints: StudyPoint[] = [], sizePoints: StudyPoint[] = [], archMissing: string[] = [], sizeMissing: string[] = [];
     for (const model of models) {
       if (!model.available || model.d === null) { sizeMissing.push(`${model.name}: no model in ${model.dir}`); continue; }
@@ -349,11 +355,24 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
         }
       }
     }
+    if (user) archMissing.push("the architecture and model-size comparisons use the project's ladder models"), sizeMissing.push(archMissing[0]);
     factors.push(factorEffect("architecture", "TopK (this project's) vs JumpReLU (Gemma Scope's) at the same width and nominal L0", baseline, archPoints, archMissing));
     factors.push(factorEffect("model size", "d_model of the ladder models (same corpus, tokenizer, store config and SAE recipe)", baseline, sizePoints, sizeMissing));
+    // Width ratio: every width of the family at the baseline's L0.
+    const widthPoints: StudyPoint[] = [];
+    for (const e of ctx.saes.filter((s) => s.l0 === baseEntry.l0)) {
+      const ratio = e.width / d;
+      widthPoints.push(e.path === baseEntry.path ? baseline : await point(ctx, e, "width ratio W/d", `W/d ${ratio}`,
+        { paperLike: ratio >= PAPER_WIDTH_RATIO.min && ratio <= PAPER_WIDTH_RATIO.max }));
+    }
+    factors.push(factorEffect("width ratio W/d", `latents per model dimension; the paper's Gemma Scope SAEs span W/d ≈ ${PAPER_WIDTH_RATIO.min.toFixed(1)}–${Math.round(PAPER_WIDTH_RATIO.max)}`, baseline, widthPoints));
+
   } finally {
+    releaseMemo();
     ctx.close();
   }
+  const order: FactorName[] = ["width ratio W/d", "intercept", "split rule", "position range", "spread of ‖x‖", "SAE training tokens", "architecture", "model size"];
+  factors.sort((a, b) => order.indexOf(a.factor) - order.indexOf(b.factor));
   return { profile, paper: PAPER_HEADLINE, baseline, factors, bootstrapResamples: resamples };
 }
 
@@ -510,4 +529,21 @@ export function whyDifferNumbers(r: WhyDifferResult): Record<string, unknown> {
     dominantFactor: top ? { factor: top.factor, closed: top.closed } : null,
     factors: factorRows(r), points: whyDifferRows(r),
   };
+}
+
+/** The study's answer in plain words: which factor explains the gap, or that none of the measured ones does. */
+export function whyDifferVerdict(r: WhyDifferResult): string {
+  const b = r.baseline, top = dominantFactor(r);
+  const head = `Baseline (${b.model}, ${b.architecture}, width ${b.width} = ${b.widthRatio}×d, L0 ${b.l0Measured.toFixed(1)}): ` +
+    `vector R² ${withInterval(b.vectorR2)} against the paper's ≈ ${r.paper.vectorR2}, squared-norm R² ${withInterval(b.normR2)} against > ${r.paper.normR2}.`;
+  const sens = [...r.factors].filter((f) => f.points.length > 1).sort((x, y) => Math.max(y.sensitivity.vectorR2, y.sensitivity.normR2) - Math.max(x.sensitivity.vectorR2, x.sensitivity.normR2))
+    .slice(0, 3).map((f) => `${f.factor} (|Δ vector| ≤ ${f3(f.sensitivity.vectorR2)}, |Δ norm| ≤ ${f3(f.sensitivity.normR2)})`);
+  const moves = sens.length ? ` The metrics move most with: ${sens.join("; ")}.` : "";
+  const missing = r.factors.filter((f) => f.missing.length).map((f) => `${f.factor}: ${f.missing.join("; ")}`);
+  const gaps = missing.length ? ` Not measured here: ${missing.join(" | ")}.` : "";
+  if (!top || (closedScore(top) ?? 0) <= 0) return `${head} None of the measured factors, set the way the paper had it, moves the numbers toward the paper's: none explains the gap.${moves}${gaps}`;
+  const verdict = dominantFactorClaim(r).holds
+    ? `The ${top.factor} explains most of the gap: its paper-like setting closes ${(closedScore(top)! * 100).toFixed(0)} % of it on average.`
+    : `No measured factor explains most of the gap: the largest share, from the ${top.factor}, is ${(closedScore(top)! * 100).toFixed(0)} % on average.`;
+  return `${head} ${verdict}${moves}${gaps}`;
 }
