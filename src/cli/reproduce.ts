@@ -3,7 +3,7 @@ import { parseArgs } from "util";
 import { InputError } from "../errors";
 import { reproduce, userParameters } from "../publish/index";
 
-/** `darkmatter reproduce [--profile full|ci] [--out DIR] [--only NAME]...`: the main job. */
+/** `darkmatter reproduce [--profile full|ci|paper] [--out DIR] [--only NAME]...`: the main job. */
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -23,12 +23,12 @@ export async function run(args: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log("usage: darkmatter reproduce [--profile full|ci] [--out reports] [--only NOTEBOOK_NAME_PART]... [--jobs N (notebooks at once, default 2)]");
+    console.log("usage: darkmatter reproduce [--profile full|ci|paper] [--out reports] [--only NOTEBOOK_NAME_PART]... [--jobs N (notebooks at once, default 2)]");
     console.log(USER_DATA);
     return 0;
   }
-  if (values.profile !== "full" && values.profile !== "ci") {
-    console.error(`darkmatter reproduce: --profile must be full or ci, not ${values.profile}`);
+  if (values.profile !== "full" && values.profile !== "ci" && values.profile !== "paper") {
+    console.error(`darkmatter reproduce: --profile must be full, ci or paper, not ${values.profile}`);
     return 2;
   }
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);

@@ -16,6 +16,8 @@ checkpoints to ${path.relative(process.cwd(), DEFAULT_TRAIN_CACHE) || DEFAULT_TR
 options (defaults in brackets):
   --out DIR        output folder [${path.relative(process.cwd(), DEFAULT_MODEL_DIR) || DEFAULT_MODEL_DIR}]
   --text FILE      train on a UTF-8 text file instead (documents split at <|endoftext|> lines or blank lines)
+  --tokenizer FILE reuse this tokenizer.bin instead of training BPE (models of a size ladder share one tokenizer)
+  --title TEXT     the model card's heading
   --steps N        optimiser steps [${DEFAULT_TRAIN.steps}]
   --batch N        contexts per step [${DEFAULT_TRAIN.batchSize}]
   --lr X           peak learning rate [${DEFAULT_TRAIN.lr}]
@@ -48,7 +50,7 @@ function num(name: string, v: string | undefined, fallback: number): number {
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, allowPositionals: false, options: {
-      out: { type: "string" }, text: { type: "string" }, steps: { type: "string" }, batch: { type: "string" }, lr: { type: "string" },
+      out: { type: "string" }, text: { type: "string" }, tokenizer: { type: "string" }, title: { type: "string" }, steps: { type: "string" }, batch: { type: "string" }, lr: { type: "string" },
       "min-lr": { type: "string" }, warmup: { type: "string" }, seed: { type: "string" }, dim: { type: "string" },
       hidden: { type: "string" }, layers: { type: "string" }, heads: { type: "string" }, seq: { type: "string" },
       vocab: { type: "string" }, "eval-every": { type: "string" }, "no-cache": { type: "boolean" }, help: { type: "boolean", short: "h" },
@@ -72,7 +74,8 @@ export async function run(args: string[]): Promise<number> {
   const report = trainDefaultModel({
     outDir, config, corpus: values.text ? loadTextCorpus(values.text) : undefined,
     cacheDir: values["no-cache"] ? null : DEFAULT_TRAIN_CACHE, progress: terminalProgress(), log: (l) => console.error(l),
-    command: ["npx darkmatter train-lm", ...args].join(" "),
+    command: ["npx darkmatter train-lm", ...args.map((a) => (/^[\w.,/=:-]+$/.test(a) ? a : JSON.stringify(a)))].join(" "),
+    tokenizerFile: values.tokenizer ? path.resolve(values.tokenizer) : undefined, title: values.title,
   });
   const e = report.evaluation;
   console.log(`held-out CE ${e.heldOutCE.toFixed(3)} nats/token (train ${e.trainCE.toFixed(3)}, unigram ${e.unigramHeldOutCE.toFixed(3)}, ` +

@@ -20,8 +20,8 @@ const projectRoot = path.resolve(__dirname, "..", "..");
 /** Where the default families are built (ignored by git). */
 export const DEFAULT_FAMILY_ROOT = path.join(projectRoot, ".cache", "sae-families");
 
-export type FamilyProfile = "full" | "ci";
-export const FAMILY_PROFILES: readonly FamilyProfile[] = ["full", "ci"];
+export type FamilyProfile = "full" | "ci" | "paper";
+export const FAMILY_PROFILES: readonly FamilyProfile[] = ["full", "ci", "paper"];
 
 /** The main analysis hook (the default store's) and the block before it. */
 const MAIN_HOOK = DEFAULT_STORE_CONFIG.hooks[0];
@@ -52,6 +52,13 @@ const CI = {
 const JUMPRELU_FULL = { ...FULL, widths: [128, 512, 2048, 8192] };
 const JUMPRELU_CI = { ...CI };
 
+/**
+ * "paper": a training budget that is not the bottleneck (hours on this machine): the full plan on a store of
+ * 5120 contexts (1,049,600 tokens, positions 50…254 of 256 as in every profile) with 10× the tokens per SAE.
+ */
+const PAPER = { ...FULL, tokens: FULL.tokens * 10 };
+export const PAPER_STORE_CONTEXTS = 5120;
+
 export interface DefaultFamilyPlan {
   profile: FamilyProfile;
   /** The SAE architecture: "topk" (the paper's) or "jumprelu" (Gemma Scope's; `ks` are target L0s). */
@@ -69,7 +76,7 @@ export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string 
   if (!FAMILY_PROFILES.includes(profile)) throw new InputError("profile", `must be one of ${FAMILY_PROFILES.join(", ")}, got ${JSON.stringify(profile)}`);
   if (!RECIPE_ARCHITECTURES.includes(architecture)) throw new InputError("architecture", `must be one of ${RECIPE_ARCHITECTURES.join(", ")}, got ${JSON.stringify(architecture)}`);
   const jumprelu = architecture === "jumprelu";
-  const p = jumprelu ? (profile === "full" ? JUMPRELU_FULL : JUMPRELU_CI) : profile === "full" ? FULL : CI;
+  const p = jumprelu ? (profile === "ci" ? JUMPRELU_CI : JUMPRELU_FULL) : profile === "full" ? FULL : profile === "paper" ? PAPER : CI;
   // TopK recipes name no architecture, so the TopK families keep their cache keys and folders.
   const recipe = jumprelu
     ? { ...DEFAULT_RECIPE, tokens: p.tokens, trainer: { ...DEFAULT_RECIPE.trainer, architecture: "jumprelu" as const } }
@@ -79,7 +86,8 @@ export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string 
   return {
     profile, architecture,
     // ci keeps a quarter of the contexts too, so the notebooks' analyses run in seconds in CI.
-    store: { ...DEFAULT_STORE_CONFIG, hooks, ...(profile === "ci" ? { contexts: DEFAULT_STORE_CONFIG.contexts / 4 } : {}) },
+    store: { ...DEFAULT_STORE_CONFIG, hooks, ...(profile === "ci" ? { contexts: DEFAULT_STORE_CONFIG.contexts / 4 } : {}),
+      ...(profile === "paper" ? { contexts: PAPER_STORE_CONTEXTS } : {}) },
     request: { widths: p.widths, ks: p.ks, hooks, target: "x", recipe },
     // Named after the training code's fingerprint too, so two versions of the code (two worktrees sharing .cache/, a
     // kernel on an older build) each keep their family instead of retraining over each other's.

@@ -6,7 +6,7 @@ import * as path from "path";
 import { backendInfo } from "../backend/index";
 import { writeFileAtomic } from "../io/index";
 import type { Progress } from "../progress";
-import { trainBpe } from "./bpe";
+import { FIRST_LEARNED_ID, trainBpe } from "./bpe";
 import { saveLlama2c, loadLlama2c, type LlamaWeights } from "./checkpoint";
 import { type Corpus, HELD_OUT_EVERY, defaultCorpus, splitCorpus } from "./corpus";
 import { TokenizedCorpus, piecesAreWordwise, tokenizeDocuments } from "./corpus-tokens";
@@ -42,6 +42,8 @@ export interface ModelReport {
   evaluation: { contexts: number; tokensPerSplit: number; trainCE: number; heldOutCE: number; unigramHeldOutCE: number; uniformCE: number };
   curve: EvalPoint[];
   command: string;
+  /** The model card's heading when it is not the default model's. */
+  title?: string;
 }
 
 export interface TrainDefaultOptions {
@@ -53,6 +55,19 @@ export interface TrainDefaultOptions {
   log?: (line: string) => void;
   /** The command line recorded in the model card. */
   command?: string;
+  /** Reuse this tokenizer.bin (copied to outDir) instead of training BPE, so several models share it exactly. */
+  tokenizerFile?: string;
+  /** The model card's first heading (default: the project's default language model). */
+  title?: string;
+}
+
+/** Merged pieces and single characters of a BPE vocabulary laid out as trainBpe writes it. */
+function vocabCounts(t: Tokenizer): { merges: number; chars: number } {
+  let merges = 0, chars = 0;
+  for (let i = FIRST_LEARNED_ID; i < t.pieces.length; i++) {
+    if ([...Buffer.from(t.pieces[i]).toString("utf8")].length > 1) merges++; else chars++;
+  }
+  return { merges, chars };
 }
 
 /** Trains tokenizer and model, evaluates them and writes model.bin, tokenizer.bin, MODEL_CARD.md and model-card.json. */
@@ -63,12 +78,23 @@ export function trainDefaultModel(options: TrainDefaultOptions): ModelReport {
   const split = splitCorpus(corpus);
   log(`corpus ${corpus.name}: ${corpus.documents.length} documents (${split.train.length} train, ${split.heldOut.length} held out)`);
 
-  const vocab = trainBpe(split.train.map((d) => d.text), { vocabSize: cfg.model.vocabSize }, options.progress);
-  if (vocab.pieces.length !== cfg.model.vocabSize) {
-    throw new Error(`the corpus supports only ${vocab.pieces.length} tokens, not the configured ${cfg.model.vocabSize}`);
-  }
   const tokenizerFile = path.join(options.outDir, "tokenizer.bin");
-  saveTokenizer(tokenizerFile, { pieces: vocab.pieces, scores: vocab.scores });
+  let vocab: { merges: number; chars: number };
+  if (options.tokenizerFile) {
+    const given = loadTokenizer(options.tokenizerFile, cfg.model.vocabSize); // InputError on a wrong file or vocabulary size
+    if (path.resolve(options.tokenizerFile) !== path.resolve(tokenizerFile)) {
+      fs.mkdirSync(options.outDir, { recursive: true });
+      writeFileAtomic(tokenizerFile, fs.readFileSync(options.tokenizerFile));
+    }
+    vocab = vocabCounts(given);
+  } else {
+    const trained = trainBpe(split.train.map((d) => d.text), { vocabSize: cfg.model.vocabSize }, options.progress);
+    if (trained.pieces.length !== cfg.model.vocabSize) {
+      throw new Error(`the corpus supports only ${trained.pieces.length} tokens, not the configured ${cfg.model.vocabSize}`);
+    }
+    saveTokenizer(tokenizerFile, { pieces: trained.pieces, scores: trained.scores });
+    vocab = trained;
+  }
   const tokenizer = loadTokenizer(tokenizerFile, cfg.model.vocabSize);
   const train = tokenizeWith(tokenizer, split.train);
   const heldOut = tokenizeWith(tokenizer, split.heldOut);
@@ -101,7 +127,7 @@ export function trainDefaultModel(options: TrainDefaultOptions): ModelReport {
       trainDocuments: split.train.length, heldOutDocuments: split.heldOut.length,
       heldOutRule: `document i (in file-name order) is held out iff i % ${HELD_OUT_EVERY} == ${HELD_OUT_EVERY - 1}`,
       trainTokens: train.tokens.length, heldOutTokens: heldOut.tokens.length },
-    tokenizer: { vocabSize: vocab.pieces.length, merges: vocab.merges, characters: vocab.chars, heldOutBytesPerToken: heldOutBytes / heldOut.tokens.length },
+    tokenizer: { vocabSize: tokenizer.pieces.length, merges: vocab.merges, characters: vocab.chars, heldOutBytesPerToken: heldOutBytes / heldOut.tokens.length },
     model: { ...c, parameters: result.parameters, fileBytes: fs.statSync(modelFile).size },
     training: { steps: result.steps, batchSize: cfg.batchSize, contextLength: T, tokensSeen: result.tokensSeen, lr: cfg.lr, minLr: cfg.minLr,
       warmupSteps: cfg.warmupSteps, weightDecay: cfg.weightDecay, betas: [cfg.beta1, cfg.beta2], gradClip: cfg.gradClip, seed: cfg.seed,
@@ -110,6 +136,7 @@ export function trainDefaultModel(options: TrainDefaultOptions): ModelReport {
       unigramHeldOutCE: unigramCE(train, c.vocabSize, heldOutCtx, T), uniformCE: Math.log(c.vocabSize) },
     curve: result.evals,
     command: options.command ?? "npx darkmatter train-lm",
+    ...(options.title ? { title: options.title } : {}),
   };
   writeFileAtomic(path.join(options.outDir, "model-card.json"), JSON.stringify(report, null, 2) + "\n");
   writeFileAtomic(path.join(options.outDir, "MODEL_CARD.md"), modelCard(report));
@@ -129,7 +156,7 @@ const f3 = (x: number) => x.toFixed(3);
 export function modelCard(r: ModelReport): string {
   const m = r.model, t = r.training, e = r.evaluation;
   const curve = r.curve.map((p) => `| ${p.step} | ${p.tokensSeen.toLocaleString("en-US")} | ${f3(p.trainCE)} | ${f3(p.heldOutCE)} |`);
-  return `# The project's default language model
+  return `# ${r.title ?? "The project's default language model"}
 
 A ${(m.parameters / 1e6).toFixed(2)}M-parameter Llama in llama2.c format (\`model.bin\`, \`tokenizer.bin\`), trained by this
 project on CPU so that every analysis has a real model and real text with no download. It is a small model: use it to

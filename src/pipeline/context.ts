@@ -13,8 +13,8 @@ import { contentFingerprint } from "./cache";
 import { listSaes, SaeEntry } from "./saes";
 
 export interface NotebookParameters {
-  /** "full" (default) or "ci" (a reduced configuration for tests). */
-  profile?: "full" | "ci";
+  /** "full" (default), "ci" (a reduced configuration for tests) or "paper" (the full analyses on the paper-profile family). */
+  profile?: "full" | "ci" | "paper";
   /** A folder of SAEs in any supported format (default: the project's own family). */
   saeDir?: string | null;
   /** An activation store folder or a tensor file [tokens, d] (default: the project's own store). */
@@ -64,10 +64,11 @@ function pick(saes: SaeEntry[], hook: string | undefined, saeDir: string): SaeEn
 
 /** Resolves a notebook's parameters into what it analyses. */
 export async function openContext(params: NotebookParameters, progress: Progress = silentProgress): Promise<AnalysisContext> {
-  const profile = params.profile ?? "full";
+  const familyProfile = params.profile ?? "full";
+  const profile = familyProfile === "paper" ? "full" : familyProfile; // the analyses' sizes: paper runs them as full
   const user = params.saeDir || params.activations || params.model || params.text;
   if (!user) {
-    const family = await ensureDefaultFamily(profile, { progress }); // built on first use, cached by config after
+    const family = await ensureDefaultFamily(familyProfile, { progress }); // built on first use, cached by config after
     const { weights, tokenizer } = loadDefaultModel();
     return fromStore(profile, family.storeDir, family.dir, params.hook ?? DEFAULT_STORE_CONFIG.hooks[0], { params: toTensors(weights), tokenizer },
       { activations: "the project's default store", saes: "the project's default SAE family", model: "data/model/model.bin" });

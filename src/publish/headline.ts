@@ -24,9 +24,9 @@ export function recordHeadline(name: string, numbers: Record<string, unknown>, c
   return file;
 }
 
-/** The run profile notebooks read in their parameter cell: "full" (default) or "ci" (reduced, for tests). */
-export function profile(): "full" | "ci" {
+/** The run profile notebooks read in their parameter cell: "full" (default), "ci" (reduced, for tests) or "paper" (hours). */
+export function profile(): "full" | "ci" | "paper" {
   const p = process.env.DARKMATTER_PROFILE ?? "full";
-  if (p !== "full" && p !== "ci") throw new Error(`DARKMATTER_PROFILE=${p}: expected full or ci`);
+  if (p !== "full" && p !== "ci" && p !== "paper") throw new Error(`DARKMATTER_PROFILE=${p}: expected full, ci or paper`);
   return p;
 }

@@ -51,13 +51,14 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
     .filter((nb) => !opts.parameters || hasParameterCell(nb));
   // The artifacts every notebook shares (activation store, SAE family) are built once here, with terminal progress,
   // so the notebooks find them cached.
+  const familyProfile = profile === "ci" || profile === "paper" ? profile : "full";
   if (!opts.parameters) {
     log(`[artifacts] activation store and SAE family (profile ${profile}; cached by config under .cache/) ...`);
-    const family = await ensureDefaultFamily(profile === "ci" ? "ci" : "full", { progress: terminalProgress() });
+    const family = await ensureDefaultFamily(familyProfile, { progress: terminalProgress() });
     log(`[artifacts] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${family.summary.entries.length} SAEs in ${path.relative(process.cwd(), family.dir)}`);
   }
   // The family's error decompositions are shared by several notebooks: computed (or loaded from the cache) once here.
-  const ctx = await openContext({ ...opts.parameters, profile: profile === "ci" ? "ci" : "full" }, terminalProgress());
+  const ctx = await openContext({ ...opts.parameters, profile: familyProfile }, terminalProgress());
   try {
     await decomposeFamily(ctx, FAMILY_DECOMPOSITION, terminalProgress());
   } finally {

@@ -26,3 +26,5 @@ export { crossComponentFigure, crossComponentRows } from "./cross-component";
 export type { CrossComponentSummary } from "./cross-component";
 export { contourFigure, contourRows } from "./contours";
 export type { ContourSummary, ContourPoints, ContourPanelInput, ContourFigureOptions } from "./contours";
+export { headlineMetricsFigure, gapClosedFigure } from "./why-differ";
+export type { HeadlineSeries, HeadlineFigureOptions, GapClosedEntry, MeasureLike } from "./why-differ";
