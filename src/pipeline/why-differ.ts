@@ -13,7 +13,7 @@ import { generatedSource, readChunks } from "../linalg/rows";
 import { permutation } from "../linalg/random";
 import { NO_ROLE, TEST, TRAIN, TrainTestSplit } from "../linalg/split";
 import { Progress, silentProgress } from "../progress";
-import { Claim } from "../publish/headline";
+import type { Claim } from "./claim";
 import { loadSae, Sae } from "../sae/index";
 import { cached, contentFingerprint } from "./cache";
 import { AnalysisContext, NotebookParameters, openContext } from "./context";

@@ -34,51 +34,9 @@ import { SaeWeights, evaluateSae } from "./evaluate";
 import { geometricMedian } from "./geometric-median";
 import { JumpReluTrainingState } from "./jumprelu-state";
 import { defaultLearningRate, effectiveWarmup, learningRateAt } from "./schedule";
-import type { LossSample, TrainedSae, TrainingLog, TrainOptions } from "./trainer";
+import type { JumpReluConfig, LossSample, ResolvedJumpReluConfig, TrainedSae, TrainingLog, TrainOptions } from "./types";
+export type { JumpReluConfig, ResolvedJumpReluConfig } from "./types";
 
-export interface JumpReluConfig {
-  architecture: "jumprelu";
-  /** Number of latents (d_sae). Required. */
-  nLatents: number;
-  /** The target L0: mean active latents per token that λ is steered to. */
-  k: number;
-  batchSize: number;
-  epochs: number;
-  steps?: number;
-  /** Peak learning rate (default: 2e-4 / √(nLatents / 2^14), as the TopK recipe). */
-  lr?: number;
-  /**
-   * log θ's peak learning rate is max(thresholdLrScale·lr, 30/steps): θ must travel ~7 in log space (0.001 → O(1))
-   * in a fraction of the run whatever the width (lr falls as 1/√width, so a wide SAE's θ would never arrive).
-   */
-  thresholdLrScale: number;
-  warmupSteps: number;
-  maxWarmupFraction: number;
-  /** λ rises linearly from 0 to its controlled value over this fraction of the steps (Gemma Scope: 10k steps). */
-  sparsityWarmupFraction: number;
-  /** Rectangle-kernel bandwidth ε in normalised units (Gemma Scope: 0.001). */
-  bandwidth: number;
-  /** Initial θ of every latent in normalised units (Gemma Scope: 0.001). */
-  thresholdInit: number;
-  /** Gain of the L0 controller in units of d_in / k (the mse of normalised inputs is O(d_in)). */
-  controllerGain: number;
-  adamBeta1: number;
-  adamBeta2: number;
-  adamEps: number;
-  /** Global gradient-norm clip (Infinity: off; a θ kernel hit makes spikes of size λ/(B·ε) that clipping would turn into whole-model slowdowns). */
-  gradClip: number;
-  /** Scale inputs to E‖x‖² = d_in while training (folded back into the saved weights). */
-  normaliseInput: boolean;
-  /** Rows the scale is estimated on (default: up to 16384 rows of the shuffled training order). */
-  normSampleRows?: number;
-  deadWindowTokens: number;
-  medianSampleRows?: number;
-  medianMaxIter: number;
-  medianTol: number;
-  shuffle: boolean;
-  seed: number;
-  logEvery?: number;
-}
 
 export const DEFAULT_JUMPRELU_CONFIG: Omit<JumpReluConfig, "nLatents" | "k"> = {
   architecture: "jumprelu", batchSize: 4096, epochs: 1, thresholdLrScale: 10,
@@ -91,7 +49,6 @@ export const DEFAULT_JUMPRELU_CONFIG: Omit<JumpReluConfig, "nLatents" | "k"> = {
 
 const OPTIONAL_KEYS = ["nLatents", "k", "steps", "lr", "normSampleRows", "medianSampleRows", "logEvery"];
 
-export type ResolvedJumpReluConfig = Required<JumpReluConfig> & { warmupStepsUsed: number; sparsityWarmupSteps: number };
 
 function fail(name: string, why: string): never {
   throw new InputError(`trainSae config.${name}`, why);

@@ -10,54 +10,12 @@ import { DeadLatentTracker } from "./dead-latents";
 import { encoderProduct, encoderProductPath } from "./dense";
 import { EvalResult, SaeWeights, evaluateSae } from "./evaluate";
 import { geometricMedian } from "./geometric-median";
-import { JumpReluConfig, ResolvedJumpReluConfig, trainJumpRelu } from "./jumprelu";
+import { trainJumpRelu } from "./jumprelu";
+import type { TrainConfig, ResolvedTrainConfig, LossSample, TrainingLog, TrainedSae, SaeTrainerConfig, TrainOptions, JumpReluConfig, ResolvedJumpReluConfig } from "./types";
+export type { TrainConfig, ResolvedTrainConfig, LossSample, TrainingLog, TrainedSae, SaeTrainerConfig, TrainOptions } from "./types";
 import { SaeTrainingState } from "./sae-state";
 import { defaultLearningRate, effectiveWarmup, learningRateAt } from "./schedule";
 
-export interface TrainConfig {
-  /** Number of latents (d_sae). Required. */
-  nLatents: number;
-  /** Active latents per token (TopK) or per token on average (BatchTopK). Paper: 32. */
-  k: number;
-  /** "topk": per-token top-k. "batchtopk": top k·batch over the batch, exported as jumprelu with a learned threshold. */
-  architecture: "topk" | "batchtopk";
-  /** Tokens per step. (Paper: 8 sequences × 824 positions = 6,592.) */
-  batchSize: number;
-  /** Passes over the training rows; used when `steps` is not given. */
-  epochs: number;
-  /** Optimiser steps (default: epochs · ⌊rows / batchSize⌋). */
-  steps?: number;
-  /** Peak learning rate (default: 2e-4 / √(nLatents / 2^14)). */
-  lr?: number;
-  /** Warm-up steps (paper: 1000) … */
-  warmupSteps: number;
-  /** … but at most this fraction of all steps. */
-  maxWarmupFraction: number;
-  adamBeta1: number;
-  adamBeta2: number;
-  adamEps: number;
-  /** Global gradient-norm clip (paper: 1; Infinity turns it off). */
-  gradClip: number;
-  /** AuxK loss weight: the paper's fork uses 0 (off); upstream sparsify's default is 1/32. */
-  auxkCoef: number;
-  /** Dead latents per token in AuxK (default ⌊d/2⌋). */
-  kAux?: number;
-  /** A latent is dead when it has not fired in this many training tokens (sparsify: 10M). */
-  deadWindowTokens: number;
-  /** Rows of the first batch used for the geometric median of b_dec (default: the whole first batch). */
-  medianSampleRows?: number;
-  medianMaxIter: number;
-  medianTol: number;
-  /** BatchTopK: the threshold θ ← β·θ + (1 − β)·(smallest kept activation) … */
-  thresholdBeta: number;
-  /** … updated from this step on (default: after warm-up). */
-  thresholdStartStep?: number;
-  /** Visit rows in a seeded random order each epoch (false: consecutive ranges, friendlier to files). */
-  shuffle: boolean;
-  seed: number;
-  /** Record the loss every this many steps (default: ~200 points per run). */
-  logEvery?: number;
-}
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, "nLatents"> = {
   k: 32, architecture: "topk", batchSize: 4096, epochs: 1,
@@ -71,57 +29,6 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, "nLatents"> = {
 const OPTIONAL_KEYS = ["nLatents", "steps", "lr", "kAux", "medianSampleRows", "thresholdStartStep", "logEvery"];
 
 /** Every setting as used, with defaults filled in. */
-export type ResolvedTrainConfig = Required<TrainConfig> & { warmupStepsUsed: number };
-
-export interface LossSample {
-  step: number;
-  tokens: number;
-  fvu: number;
-  auxk: number;
-  l0: number;
-  lr: number;
-  gradNorm: number;
-  deadFraction: number;
-  /** JumpReLU: the sparsity coefficient λ of the step (after its warm-up). */
-  lambda?: number;
-}
-
-export interface TrainingLog {
-  steps: number;
-  tokensSeen: number;
-  /** Loss etc. every `config.logEvery` steps and at the last step. */
-  lossCurve: LossSample[];
-  /** Fraction of latents that did not fire in the last `deadWindowTokens` training tokens. */
-  finalDeadFraction: number;
-  deadWindowTokens: number;
-  /** BatchTopK: the learned JumpReLU threshold (the same for every latent). */
-  threshold?: number;
-  /** JumpReLU: the L0 target, the controller's final λ and the input scale s (E‖s·x‖² = d) folded into the weights. */
-  jumprelu?: { targetL0: number; finalLambda: number; inputScale: number; meanSquaredNorm: number };
-  geometricMedian: { sampleRows: number; iterations: number; converged: boolean };
-  /** Held-out metrics, when held-out rows were given. */
-  heldOut?: EvalResult;
-  wallTimeS: number;
-  backend: string;
-  encoderProduct: string;
-  data: string;
-  config: ResolvedTrainConfig | ResolvedJumpReluConfig;
-}
-
-/** A trained SAE: canonical weights plus how it was trained. */
-export interface TrainedSae extends SaeWeights {
-  trainingLog: TrainingLog;
-}
-
-/** The settings of either trainer: TopK/BatchTopK (TrainConfig) or JumpReLU (JumpReluConfig, `k` = target L0). */
-export type SaeTrainerConfig = (Partial<TrainConfig> & { nLatents: number }) | (Partial<JumpReluConfig> & { nLatents: number; architecture: "jumprelu" });
-
-export interface TrainOptions {
-  /** Rows to evaluate on after training (FVU, L0, dead fraction). */
-  heldOut?: TrainingData;
-  progress?: Progress;
-}
-
 function positiveInt(name: string, v: number, min = 1): void {
   if (!Number.isInteger(v) || v < min) throw new InputError(`trainSae config.${name}`, `must be an integer ≥ ${min}, got ${v}`);
 }

@@ -6,37 +6,13 @@ import { escapeHtml } from "./html";
 import { chartBundle, Figure, PlotSpec, plotlyBundleHtml } from "./plotly";
 import { Row, tableHtml } from "./table";
 import { routeWarningsToNotebook } from "./warnings";
+import { show, tslab, writeDisplayData } from "./display";
+
+export { show };
 import type { Progress } from "../progress";
-
-interface TslabDisplay { html(s: string): void; markdown(s: string): void }
-interface TslabModule { display: TslabDisplay; newDisplay(): TslabDisplay }
-type WriteDisplayData = (content: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
-
-/** tslab's channel for display_data: its public display API sends one MIME type per output, a chart needs several. */
-function writeDisplayData(): WriteDisplayData | null {
-  if (!tslab()) return null;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return (require("tslab/dist/jupyter") as { lastWriteDisplayData: WriteDisplayData }).lastWriteDisplayData;
-}
-
-function tslab(): TslabModule | null {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const kernel = require("tslab/dist/jupyter") as { lastWriteDisplayData?: unknown };
-    if (kernel.lastWriteDisplayData == null) return null; // not inside a running tslab kernel
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require("tslab") as TslabModule;
-  } catch {
-    return null;
-  }
-}
 
 let plotlyShown = false;
 
-/** Displays raw HTML in the current cell (nothing outside a kernel). */
-export function show(html: string): void {
-  tslab()?.display.html(html);
-}
 
 /**
  * The first cell of every notebook: embeds plotly.js once (so charts and the exported HTML work offline) and

@@ -2,7 +2,7 @@
 // it is about, what was found and the likely cause.
 import { DmWarning, formatWarning, onWarning } from "../warnings";
 import { escapeHtml } from "./html";
-import { show } from "./notebook";
+import { show } from "./display";
 
 /** The HTML of a warning box ("" for no warnings). */
 export function warningsHtml(warnings: DmWarning[]): string {
