@@ -115,10 +115,22 @@ export function plotHtml(fig: PlotSpec, opts: { id?: string; height?: number; im
     `})();</script>\n</div>`;
 }
 
-/** A chart as a Jupyter MIME bundle (the `data` of a display_data output). */
+/** Significant digits kept in stored charts: far below what a plot can show, and a third of the bytes of full doubles. */
+const CHART_DIGITS = 6;
+
+/** A copy of a JSON value with every non-integer number rounded to CHART_DIGITS significant digits. */
+function compactNumbers<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === "number" && Number.isFinite(v) && !Number.isInteger(v) ? Number(v.toPrecision(CHART_DIGITS)) : v)) as T;
+}
+
+/**
+ * A chart as a Jupyter MIME bundle (the `data` of a display_data output). Numbers are stored to CHART_DIGITS
+ * significant digits, so per-token scatter plots keep executed notebooks small.
+ */
 export function chartBundle(fig: Figure, opts: { height?: number; image?: StaticImage; id?: string } = {}): Record<string, unknown> {
   const layout = opts.height === undefined ? fig.layout : { ...fig.layout, height: opts.height };
-  const figure: Figure = { data: fig.data, layout, ...(fig.config ? { config: fig.config } : {}) };
+  const figure: Figure = compactNumbers({ data: fig.data, layout, ...(fig.config ? { config: fig.config } : {}) });
   const image = opts.image;
   return {
     [PLOTLY_MIME]: figure,
