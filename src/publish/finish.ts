@@ -3,7 +3,7 @@
 // the machine's paths are replaced (see paths.ts).
 import * as fs from "fs";
 import { writeFileAtomic } from "../io/atomic";
-import { chartBundle, Figure, PLOTLY_MIME, withoutPlotlyJs } from "../viz/plotly";
+import { chartBundle, Figure, INLINE_FIGURE_BYTES, PLOTLY_MIME, withoutPlotlyJs } from "../viz/plotly";
 import { renderChartImages } from "./browser";
 import { PathRule, scrubPaths } from "./paths";
 
@@ -41,7 +41,8 @@ export function finishNotebook(file: string, opts: { rules?: PathRule[]; chromiu
   const images = renderChartImages(charts.map((c) => c.fig), { chromium: opts.chromium });
   const imageSeconds = (Date.now() - t0) / 1000;
   charts.forEach((c, i) => {
-    c.output.data = chartBundle(c.fig, { image: images[i], id: `dm-chart-${c.cell}-${i}` });
+    const interactiveHtml = JSON.stringify(c.fig).length <= INLINE_FIGURE_BYTES;
+    c.output.data = chartBundle(c.fig, { image: images[i], id: `dm-chart-${c.cell}-${i}`, interactiveHtml });
   });
   let out = JSON.stringify(nb, null, 1) + "\n";
   if (opts.rules) out = scrubPaths(out, opts.rules);

@@ -2,11 +2,12 @@
 // own nbconvert (the standard tool; Debian packages it).
 import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { projectRoot } from "../backend/native";
 import { InputError } from "../errors";
 import { writeFileAtomic } from "../io/atomic";
-import { plotlyBundleHtml } from "../viz/plotly";
+import { Figure, PLOTLY_MIME, plotHtml, plotlyBundleHtml } from "../viz/plotly";
 import { finishNotebook, FinishReport } from "./finish";
 import { pathRules } from "./paths";
 
@@ -117,8 +118,13 @@ export async function executeNotebook(notebook: string, outDir: string, opts: Ex
 /** Exports an executed notebook to self-contained HTML that needs no network (no CDN scripts). */
 export async function exportHtml(executed: string, outDir = path.dirname(executed)): Promise<string> {
   const base = path.basename(executed, ".ipynb");
-  await runJupyter(["nbconvert", "--to", "html", "--template", "offline", `--TemplateExporter.extra_template_basedirs=${templates}`,
-    "--output-dir", outDir, "--output", `${base}.html`, executed], jupyterEnv(), 300_000);
+  const { source, cleanup } = withInteractiveCharts(executed);
+  try {
+    await runJupyter(["nbconvert", "--to", "html", "--template", "offline", `--TemplateExporter.extra_template_basedirs=${templates}`,
+      "--output-dir", outDir, "--output", `${base}.html`, source], jupyterEnv(), 300_000);
+  } finally {
+    cleanup();
+  }
   const file = path.join(outDir, `${base}.html`);
   // plotly.js once per page, so the charts are interactive offline (the executed notebook does not carry it).
   const html = fs.readFileSync(file, "utf8");
@@ -126,6 +132,28 @@ export async function exportHtml(executed: string, outDir = path.dirname(execute
     writeFileAtomic(file, html.replace("</head>", () => `${plotlyBundleHtml()}\n</head>`));
   }
   return file;
+}
+
+/**
+ * The notebook to export: the executed one, or, where large charts were stored with only their static image in
+ * text/html, a temporary copy whose charts draw interactively from their Plotly data on the exported page.
+ */
+function withInteractiveCharts(executed: string): { source: string; cleanup: () => void } {
+  const nb = JSON.parse(fs.readFileSync(executed, "utf8")) as { cells: { outputs?: { data?: Record<string, unknown> }[] }[] };
+  let changed = false;
+  nb.cells.forEach((cell, c) => (cell.outputs ?? []).forEach((o, i) => {
+    const fig = o.data?.[PLOTLY_MIME] as Figure | undefined;
+    const html = o.data?.["text/html"];
+    if (!fig || !(Array.isArray(html) ? html.join("") : String(html ?? "")).includes("dm-static-only")) return;
+    const png = o.data?.["image/png"];
+    o.data!["text/html"] = plotHtml(fig, { id: `dm-chart-${c}-${i}`, image: typeof png === "string" ? { png } : undefined });
+    changed = true;
+  }));
+  if (!changed) return { source: executed, cleanup: () => undefined };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-export-"));
+  const source = path.join(dir, path.basename(executed));
+  fs.writeFileSync(source, JSON.stringify(nb));
+  return { source, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 interface NotebookJson { cells: { cell_type: string; outputs?: { output_type: string; name?: string; text?: string | string[]; ename?: string; evalue?: string }[] }[] }

@@ -83,7 +83,7 @@ export function figureSize(fig: PlotSpec): { width: number; height: number } {
  * The HTML of one chart: the static image (or a note saying why there is none), replaced by the interactive chart
  * when scripts run and plotly.js is on the page.
  */
-export function plotHtml(fig: PlotSpec, opts: { id?: string; height?: number; image?: StaticImage } = {}): string {
+export function plotHtml(fig: PlotSpec, opts: { id?: string; height?: number; image?: StaticImage; interactive?: boolean } = {}): string {
   const layout = fig.layout ?? {};
   const id = opts.id ?? `dm-plot-${process.pid}-${Date.now().toString(36)}-${plotCounter++}`;
   const height = opts.height ?? figureSize(fig).height;
@@ -93,6 +93,10 @@ export function plotHtml(fig: PlotSpec, opts: { id?: string; height?: number; im
   const fallback = "png" in image
     ? `<img class="dm-static-image" src="data:image/png;base64,${image.png}" alt="${escapeHtml(title)}" style="max-width:100%;height:auto">`
     : `<p class="dm-static-missing" style="color:#666;font-style:italic">${escapeHtml(title)}: ${escapeHtml(image.missing)}</p>`;
+  if (opts.interactive === false) {
+    return `<div class="dm-chart dm-static-only">\n<div class="dm-static">${fallback}</div>\n<p style="color:#666;font-size:85%">` +
+      "The interactive chart: this output's Plotly data (JupyterLab, VS Code) or the exported HTML page.</p>\n</div>";
+  }
   // Waits for Plotly in case the bundle's output is still being rendered (front ends insert outputs async); without
   // plotly.js on the page (a stored notebook on nbviewer) the static image stays.
   return `<div class="dm-chart">\n<div class="dm-static">${fallback}</div>\n` +
@@ -115,6 +119,12 @@ export function plotHtml(fig: PlotSpec, opts: { id?: string; height?: number; im
     `})();</script>\n</div>`;
 }
 
+/**
+ * Figures larger than this (JSON bytes) are not repeated inside their stored text/html: that keeps only the static
+ * image, and the exported HTML page draws the interactive chart from the Plotly data (see exportHtml).
+ */
+export const INLINE_FIGURE_BYTES = 256 * 1024;
+
 /** Significant digits kept in stored charts: far below what a plot can show, and a third of the bytes of full doubles. */
 const CHART_DIGITS = 6;
 
@@ -128,14 +138,14 @@ function compactNumbers<T>(value: T): T {
  * A chart as a Jupyter MIME bundle (the `data` of a display_data output). Numbers are stored to CHART_DIGITS
  * significant digits, so per-token scatter plots keep executed notebooks small.
  */
-export function chartBundle(fig: Figure, opts: { height?: number; image?: StaticImage; id?: string } = {}): Record<string, unknown> {
+export function chartBundle(fig: Figure, opts: { height?: number; image?: StaticImage; id?: string; interactiveHtml?: boolean } = {}): Record<string, unknown> {
   const layout = opts.height === undefined ? fig.layout : { ...fig.layout, height: opts.height };
   const figure: Figure = compactNumbers({ data: fig.data, layout, ...(fig.config ? { config: fig.config } : {}) });
   const image = opts.image;
   return {
     [PLOTLY_MIME]: figure,
     ...(image && "png" in image ? { "image/png": image.png } : {}),
-    "text/html": plotHtml(figure, { id: opts.id, image }),
+    "text/html": plotHtml(figure, { id: opts.id, image, interactive: opts.interactiveHtml }),
     "text/plain": `<Plotly chart: ${figureTitle(fig)}>` + (image && "missing" in image ? `\n${image.missing}` : ""),
   };
 }

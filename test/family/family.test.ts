@@ -204,9 +204,10 @@ describe("SAE families", () => {
       assert.equal(jr.architecture, "jumprelu");
       // TopK recipes stay as they were, so the cached TopK families keep their keys.
       assert.deepEqual(topk.request.recipe!.trainer, { deadWindowTokens: 65_536 });
-      assert.equal(topk.dir, path.join("/r", `default-${profile}`));
+      // Folders are named after the training code's fingerprint too (see defaultFamilyPlan).
+      assert.match(topk.dir, new RegExp(`^${path.join("/r", `default-${profile}`)}-[0-9a-f]+$`));
       assert.equal(jr.request.recipe!.trainer!.architecture, "jumprelu");
-      assert.equal(jr.dir, path.join("/r", `default-jumprelu-${profile}`));
+      assert.match(jr.dir, new RegExp(`^${path.join("/r", `default-jumprelu-${profile}`)}-[0-9a-f]+$`));
       assert.deepEqual(jr.store, topk.store, "same activation store");
       assert.deepEqual(jr.request.ks, topk.request.ks, "target L0s are the TopK ks");
       assert.deepEqual(jr.request.hooks, topk.request.hooks);
