@@ -20,6 +20,8 @@ options (defaults in brackets):
   --title TEXT     the model card's heading
   --steps N        optimiser steps [${DEFAULT_TRAIN.steps}]
   --batch N        contexts per step [${DEFAULT_TRAIN.batchSize}]
+  --micro-batch N  contexts per forward/backward pass, gradients accumulated over the step (a divisor of --batch;
+                   for models whose whole batch does not fit the wasm heap) [the whole batch]
   --lr X           peak learning rate [${DEFAULT_TRAIN.lr}]
   --min-lr X       final learning rate [${DEFAULT_TRAIN.minLr}]
   --warmup N       warm-up steps [${DEFAULT_TRAIN.warmupSteps}]
@@ -50,7 +52,7 @@ function num(name: string, v: string | undefined, fallback: number): number {
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, allowPositionals: false, options: {
-      out: { type: "string" }, text: { type: "string" }, tokenizer: { type: "string" }, title: { type: "string" }, steps: { type: "string" }, batch: { type: "string" }, lr: { type: "string" },
+      out: { type: "string" }, text: { type: "string" }, tokenizer: { type: "string" }, title: { type: "string" }, steps: { type: "string" }, batch: { type: "string" }, "micro-batch": { type: "string" }, lr: { type: "string" },
       "min-lr": { type: "string" }, warmup: { type: "string" }, seed: { type: "string" }, dim: { type: "string" },
       hidden: { type: "string" }, layers: { type: "string" }, heads: { type: "string" }, seq: { type: "string" },
       vocab: { type: "string" }, "eval-every": { type: "string" }, "no-cache": { type: "boolean" }, help: { type: "boolean", short: "h" },
@@ -67,6 +69,7 @@ export async function run(args: string[]): Promise<number> {
     steps: int("steps", values.steps, d.steps), batchSize: int("batch", values.batch, d.batchSize), lr: num("lr", values.lr, d.lr),
     minLr: num("min-lr", values["min-lr"], d.minLr), warmupSteps: int("warmup", values.warmup, d.warmupSteps),
     seed: int("seed", values.seed, d.seed), evalEvery: int("eval-every", values["eval-every"], d.evalEvery),
+    ...(values["micro-batch"] !== undefined ? { microBatch: int("micro-batch", values["micro-batch"], d.batchSize) } : {}),
   };
   const info = await initBackend();
   const outDir = path.resolve(values.out ?? DEFAULT_MODEL_DIR);

@@ -36,6 +36,11 @@ export interface TrainConfig {
   evalContexts: number;
   /** Checkpoint every this many steps (0 = only at the end). */
   checkpointEvery: number;
+  /**
+   * Contexts per forward/backward pass (gradients of the micro-batches are averaged into one step), so a wide model's
+   * batch fits the wasm heap. Unset = the whole batch at once (and the config hash of earlier runs is unchanged).
+   */
+  microBatch?: number;
 }
 
 export const DEFAULT_MODEL: LlamaConfig = {
@@ -88,6 +93,9 @@ function validateTrainConfig(cfg: TrainConfig): void {
   const ints: [string, number, number][] = [["steps", cfg.steps, 1], ["batchSize", cfg.batchSize, 1], ["warmupSteps", cfg.warmupSteps, 0],
     ["seed", cfg.seed, 0], ["evalEvery", cfg.evalEvery, 1], ["evalContexts", cfg.evalContexts, 1], ["checkpointEvery", cfg.checkpointEvery, 0]];
   for (const [name, v, min] of ints) if (!Number.isSafeInteger(v) || v < min) throw new InputError(name, `must be an integer ≥ ${min}, got ${v}`);
+  if (cfg.microBatch !== undefined && !(Number.isSafeInteger(cfg.microBatch) && cfg.microBatch >= 1 && cfg.batchSize % cfg.microBatch === 0)) {
+    throw new InputError("microBatch", `must be a whole divisor of batchSize ${cfg.batchSize}, got ${cfg.microBatch}`);
+  }
   const pos: [string, number][] = [["lr", cfg.lr], ["eps", cfg.eps]];
   for (const [name, v] of pos) if (!(v > 0) || !Number.isFinite(v)) throw new InputError(name, `must be a positive number, got ${v}`);
   const nonneg: [string, number][] = [["minLr", cfg.minLr], ["weightDecay", cfg.weightDecay], ["gradClip", cfg.gradClip]];
@@ -227,6 +235,27 @@ function loadCheckpoint(dir: string, vars: tf.Variable[], m: tf.Variable[], v: t
 }
 
 /**
+ * Mean loss over `batch` and its gradient for each variable, computed `micro` contexts at a time (equal-sized parts,
+ * so the mean of their means is the batch mean). Call inside tf.tidy.
+ */
+function batchGradients(params: LlamaParams, vars: tf.Variable[], batch: Int32Array[], micro: number): { value: tf.Scalar; g: tf.Tensor[] } {
+  const parts = batch.length / micro;
+  let value: tf.Scalar | null = null;
+  let g: tf.Tensor[] = [];
+  for (let i = 0; i < batch.length; i += micro) {
+    const r = tf.variableGrads(() => tf.mean(forwardTensors(params, batch.slice(i, i + micro)).loss!) as tf.Scalar, vars);
+    const gi = vars.map((x) => r.grads[x.name]);
+    // Keep only the running sums: each part's activations are freed before the next part runs.
+    const next: { value: tf.Scalar; g: tf.Tensor[] } = value === null ? { value: r.value, g: gi }
+      : { value: tf.add(value, r.value) as tf.Scalar, g: g.map((t, j) => tf.add(t, gi[j])) };
+    if (value !== null) tf.dispose([value, ...g, r.value, ...gi]);
+    value = next.value;
+    g = next.g;
+  }
+  return parts === 1 ? { value: value!, g } : { value: tf.div(value!, parts) as tf.Scalar, g: g.map((t) => tf.div(t, parts)) };
+}
+
+/**
  * Trains (or resumes) a model. Deterministic: the same config and data give bit-identical weights on the same
  * backend, whether or not the run was interrupted and resumed.
  */
@@ -266,8 +295,7 @@ export function trainLanguageModel(cfg: TrainConfig, options: TrainOptions): Tra
     const batch = tokenRows(sampleContexts(train, cfg.batchSize, T, cfg.seed, k), T);
     const lr = learningRate(cfg, k);
     const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => tf.mean(forwardTensors(params, batch).loss!) as tf.Scalar, vars);
-      const g = vars.map((x) => grads[x.name]);
+      const { value, g } = batchGradients(params, vars, batch, cfg.microBatch ?? batch.length);
       let scale: tf.Scalar = tf.scalar(1);
       if (cfg.gradClip > 0) {
         const norm = tf.sqrt(tf.addN(g.map((t) => tf.sum(tf.square(t))))) as tf.Scalar;

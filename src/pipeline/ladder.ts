@@ -59,25 +59,20 @@ export interface LadderFamily {
   model: LadderModel;
   architecture: Architecture;
   storeDir: string;
-  /** The family folder; null when this build cannot train the architecture (`problem` says why). */
-  familyDir: string | null;
-  problem: string | null;
+  /** The family folder. */
+  familyDir: string;
 }
 
-/**
- * Trains (or reuses) a family of `architecture` on `store`. Returns null with the reason when the architecture has
- * no trainer in this build.
- */
+/** Trains (or reuses: cached by config) a family of `architecture` on `store` in `dir`, and returns `dir`. */
 export async function ensureArchitectureFamily(store: ActivationStore, architecture: Architecture,
   plan: { widths: number[]; l0s: number[]; tokens: number; hooks: string[] }, dir: string, progress: Progress = silentProgress):
-  Promise<{ dir: string | null; problem: string | null }> {
-  if (architecture === "topk") {
-    await trainFamily(store, { widths: plan.widths, ks: plan.l0s, hooks: plan.hooks, target: "x", recipe: { ...DEFAULT_RECIPE, tokens: plan.tokens } },
-      dir, { progress });
-    return { dir, problem: null };
-  }
-  if (architecture === "jumprelu") return { dir: null, problem: "JumpReLU SAE training is not in this build yet" };
-  throw new InputError("architecture", `must be one of ${ARCHITECTURES.join(", ")}, got ${JSON.stringify(architecture)}`);
+  Promise<string> {
+  if (!ARCHITECTURES.includes(architecture)) throw new InputError("architecture", `must be one of ${ARCHITECTURES.join(", ")}, got ${JSON.stringify(architecture)}`);
+  // TopK recipes name no architecture (their cache keys stay those of the default family); JumpReLU's ks are target L0s.
+  const trainer = architecture === "jumprelu" ? { ...DEFAULT_RECIPE.trainer, architecture: "jumprelu" as const } : DEFAULT_RECIPE.trainer;
+  await trainFamily(store, { widths: plan.widths, ks: plan.l0s, hooks: plan.hooks, target: "x", recipe: { ...DEFAULT_RECIPE, tokens: plan.tokens, trainer } },
+    dir, { progress });
+  return dir;
 }
 
 /**
@@ -89,7 +84,7 @@ export async function ensureLadderFamily(model: LadderModel, architecture: Archi
   if (!model.available || model.d === null) throw new InputError(model.dir, "holds no model.bin and tokenizer.bin (train it with `npx darkmatter train-lm`)");
   if (model.name === "d128" && architecture === "topk") {
     const fam = await ensureDefaultFamily(profile, { progress });
-    return { model, architecture, storeDir: fam.storeDir, familyDir: fam.dir, problem: null };
+    return { model, architecture, storeDir: fam.storeDir, familyDir: fam.dir };
   }
   const weights = loadLlama2c(path.join(model.dir, "model.bin"));
   const tokenizer = loadTokenizer(path.join(model.dir, "tokenizer.bin"), weights.config.vocabSize);
@@ -100,9 +95,9 @@ export async function ensureLadderFamily(model: LadderModel, architecture: Archi
   const store = built.store!;
   try {
     const plan = { ...ladderPlan(profile, model.d), hooks: config.hooks };
-    const fam = await ensureArchitectureFamily(store, architecture, plan,
+    const familyDir = await ensureArchitectureFamily(store, architecture, plan,
       path.join(DEFAULT_FAMILY_ROOT, `ladder-${model.name}-${architecture}-${profile}`), progress);
-    return { model, architecture, storeDir: built.dir, familyDir: fam.dir, problem: fam.problem };
+    return { model, architecture, storeDir: built.dir, familyDir };
   } finally {
     store.close();
   }

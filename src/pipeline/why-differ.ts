@@ -318,8 +318,8 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
       for (const mult of profile === "ci" ? [0.25] : [0.25, 4]) {
         const t = Math.round(tokens * mult);
         const dir = `${DEFAULT_FAMILY_ROOT}/tokens-${profile}-${t}`;
-        const fam = await ensureArchitectureFamily(ctx.store, "topk", { widths: [baseEntry.width], l0s: [baseEntry.l0 ?? baseL0], tokens: t, hooks: [ctx.hook] }, dir, progress);
-        const entry = listSaes(fam.dir!).saes[0];
+        await ensureArchitectureFamily(ctx.store, "topk", { widths: [baseEntry.width], l0s: [baseEntry.l0 ?? baseL0], tokens: t, hooks: [ctx.hook] }, dir, progress);
+        const entry = listSaes(dir).saes[0];
         tokenPoints.push(await point(ctx, entry, "SAE training tokens", `${t.toLocaleString("en-US")} tokens (×${mult})`, { trainTokens: t, paperLike: mult > 1 }));
       }
     } else tokenMissing.push("the baseline family records no training tokens or store");
@@ -332,7 +332,6 @@ export async function whyTheNumbersDiffer(options: WhyDifferOptions = {}, progre
       if (!model.available || model.d === null) { sizeMissing.push(`${model.name}: no model in ${model.dir}`); continue; }
       for (const arch of architectures) {
         const fam = await ensureLadderFamily(model, arch, profile, progress);
-        if (!fam.familyDir) { (model.name === "d128" ? archMissing : sizeMissing).push(`${model.name} ${arch}: ${fam.problem}`); continue; }
         const c = model.name === "d128" && arch === "topk" ? ctx
           : await openContext({ profile: profile === "paper" ? "full" : profile, saeDir: fam.familyDir, activations: fam.storeDir, hook: ctx.hook }, progress);
         try {

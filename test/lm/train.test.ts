@@ -86,6 +86,18 @@ describe("language-model training", () => {
     }
   });
 
+  it("accumulates micro-batches into the same step as the whole batch", () => {
+    const { cfg, train, heldOut } = tinySetup({ steps: 3 });
+    const whole = trainLanguageModel(cfg, { train, heldOut, cacheDir: null });
+    const micro = trainLanguageModel({ ...cfg, microBatch: 1 }, { train, heldOut, cacheDir: null });
+    // Same batches, same mean loss and gradient up to float32 summation order.
+    for (const [i, l] of whole.stepLosses.entries()) assert.ok(Math.abs(micro.stepLosses[i] - l) < 1e-4, `step ${i}: ${micro.stepLosses[i]} vs ${l}`);
+    const maxDiff = whole.weights.wq.reduce((m, x, i) => Math.max(m, Math.abs(x - micro.weights.wq[i])), 0);
+    assert.ok(maxDiff < 1e-4, `wq differs by ${maxDiff}`);
+    assert.ok(whole.weights.wq.some((x, i) => x !== initWeights(cfg.model, cfg.seed).wq[i]), "the weights moved");
+    assert.throws(() => trainLanguageModel({ ...cfg, microBatch: 3 }, { train, heldOut, cacheDir: null }), /microBatch/);
+  });
+
   it("rejects bad configs", () => {
     const { cfg, train, heldOut } = tinySetup();
     assert.throws(() => trainLanguageModel({ ...cfg, lr: 0 }, { train, heldOut, cacheDir: null }), /lr/);

@@ -37,7 +37,7 @@ test("the profile is full by default and validated", () => {
     process.env.DARKMATTER_PROFILE = "ci";
     assert.equal(profile(), "ci");
     process.env.DARKMATTER_PROFILE = "huge";
-    assert.throws(() => profile(), /expected full or ci/);
+    assert.throws(() => profile(), /expected full, ci or paper/);
   } finally {
     if (saved === undefined) delete process.env.DARKMATTER_PROFILE; else process.env.DARKMATTER_PROFILE = saved;
   }
