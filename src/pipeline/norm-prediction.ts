@@ -209,7 +209,7 @@ export function normPredictionClaims(a: NormPredictionAnalysis): Claim[] {
     const best = scalar.reduce((m, c) => (c.r2 > m.r2 ? c : m), { b: "none" as string, r2: -Infinity });
     return { sae, x: value(result.baselines.x), best, margin: value(result.baselines.x) - best.r2 };
   });
-  const worst = margins.reduce((m, c) => (!(c.margin >= m.margin) ? c : m), margins[0]);
+  const worst = margins.length ? margins.reduce((m, c) => (!(c.margin >= m.margin) ? c : m), margins[0]) : null;
   const fails = margins.some((m) => !(m.margin >= t.baselineMargin));
   // §3.6
   const p = a.probe;
@@ -223,9 +223,10 @@ export function normPredictionClaims(a: NormPredictionAnalysis): Claim[] {
     {
       claim: `x predicts the squared SAE error norm far better than every scalar baseline (token identity, model loss, L0, ‖x‖): ` +
         `R² of x exceeds each by ≥ ${t.baselineMargin} for every SAE at the shared L0`,
-      measured: `${margins.length} SAEs at L0 ${a.l0}: median R² of x ${f3(median(margins.map((m) => m.x)))}; smallest margin ${f3(worst.margin)} (${worst.sae}: ` +
+      measured: !worst ? "no SAE shares one L0 with the others, so no baseline was compared" :
+        `${margins.length} SAEs at L0 ${a.l0}: median R² of x ${f3(median(margins.map((m) => m.x)))}; smallest margin ${f3(worst.margin)} (${worst.sae}: ` +
         `x ${f3(worst.x)} vs ${worst.best.b} ${f3(worst.best.r2)})` + (missing.length ? `; not measured: ${missing.join(", ")} (${a.tokensMissing ?? "data missing"})` : ""),
-      holds: fails ? false : missing.length ? null : true,
+      holds: !worst ? null : fails ? false : missing.length ? null : true,
     },
     {
       claim: `The norm probe on each decoder row tracks the latent's typical active magnitude (Pearson r of a*·d_i and mean active value ≥ ${t.probeCorrelation})`,

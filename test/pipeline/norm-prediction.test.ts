@@ -150,4 +150,8 @@ test("the claims follow the numbers across their thresholds", () => {
   assert.equal(m[2].holds, null, "no correlation, no verdict");
   const undecided = synthetic([{ comps: {}, baselines: { x: 0.9, tokenIdentity: null, modelLoss: 0.3 } }], 0.9);
   assert.equal(normPredictionClaims(undecided)[1].holds, null, "x beats every measured baseline, but one could not be measured");
+  const none = { ...good, sharedL0: [] };
+  const n = normPredictionClaims(none)[1];
+  assert.equal(n.holds, null, "no SAE at a shared L0: no baseline compared, no verdict");
+  assert.match(n.measured, /no baseline was compared/);
 });
