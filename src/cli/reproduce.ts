@@ -12,6 +12,7 @@ export async function run(args: string[]): Promise<number> {
       out: { type: "string" },
       only: { type: "string", multiple: true },
       jobs: { type: "string" },
+      "topk-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       // the user's own SAEs and activations (see USER_DATA)
       "sae-dir": { type: "string" },
@@ -23,7 +24,8 @@ export async function run(args: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log("usage: darkmatter reproduce [--profile full|ci|paper] [--out reports] [--only NOTEBOOK_NAME_PART]... [--jobs N (notebooks at once, default 2)]");
+    console.log("usage: darkmatter reproduce [--profile full|ci|paper] [--out reports] [--only NOTEBOOK_NAME_PART]... [--jobs N (notebooks at once, default 2)] [--topk-only]");
+    console.log("  The main job also runs 02, 03 and 05 on the project's JumpReLU family (reports/jumprelu/); --topk-only skips that.");
     console.log(USER_DATA);
     return 0;
   }
@@ -53,7 +55,7 @@ export async function run(args: string[]): Promise<number> {
   }
   // A user's report goes to a folder of its own, never over the project's reports/.
   const outDir = values.out ?? (parameters ? `report-${path.basename(parameters.saeDir!)}` : undefined);
-  await reproduce({ profile: values.profile, outDir, only: values.only, jobs, parameters });
+  await reproduce({ profile: values.profile, outDir, only: values.only, jobs, parameters, ...(values["topk-only"] ? { jumprelu: [] } : {}) });
   return 0;
 }
 

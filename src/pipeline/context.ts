@@ -17,6 +17,8 @@ export interface NotebookParameters {
   profile?: "full" | "ci" | "paper";
   /** A folder of SAEs in any supported format (default: the project's own family). */
   saeDir?: string | null;
+  /** Which of the project's own families to analyse when no saeDir is given: "topk" (default) or "jumprelu". */
+  architecture?: "topk" | "jumprelu" | null;
   /** An activation store folder or a tensor file [tokens, d] (default: the project's own store). */
   activations?: string | null;
   /** The hook to analyse, e.g. "blocks.3.hook_resid_post" (default: the store's main hook). */
@@ -67,12 +69,16 @@ export async function openContext(params: NotebookParameters, progress: Progress
   const familyProfile = params.profile ?? "full";
   const profile = familyProfile === "paper" ? "full" : familyProfile; // the analyses' sizes: paper runs them as full
   const user = params.saeDir || params.activations || params.model || params.text;
+  const architecture = params.architecture ?? "topk";
+  if (architecture !== "topk" && architecture !== "jumprelu") throw new InputError("architecture", `must be "topk" or "jumprelu", got ${JSON.stringify(architecture)}`);
   if (!user) {
-    const family = await ensureDefaultFamily(familyProfile, { progress }); // built on first use, cached by config after
+    // Built on first use, cached by config after.
+    const family = await ensureDefaultFamily(familyProfile, { progress, architecture });
     const { weights, tokenizer } = loadDefaultModel();
     return fromStore(profile, family.storeDir, family.dir, params.hook ?? DEFAULT_STORE_CONFIG.hooks[0], { params: toTensors(weights), tokenizer },
-      { activations: "the project's default store", saes: "the project's default SAE family", model: "data/model/model.bin" });
+      { activations: "the project's default store", saes: `the project's default ${architecture === "jumprelu" ? "JumpReLU" : "TopK"} SAE family`, model: "data/model/model.bin" });
   }
+  if (params.architecture) throw new InputError("architecture", "picks one of the project's own families; with saeDir the folder's SAEs are analysed (leave it null)");
   if (!params.saeDir) throw new InputError("saeDir", "set it to a folder of SAEs (Gemma Scope, SAELens, sparsify or Llama Scope) to analyse your own activations");
   if (params.activations) {
     const src = openActivationSource(params.activations, params.hook ?? undefined);

@@ -2,7 +2,7 @@ export { executeNotebook, exportHtml, hasParameterCell, withParameters, notebook
 export type { ExecuteOptions } from "./jupyter";
 export { renderHtml, findChromium } from "./browser";
 export type { RenderReport } from "./browser";
-export { reproduce, listNotebooks } from "./reports";
+export { reproduce, listNotebooks, JUMPRELU_NOTEBOOKS } from "./reports";
 export type { NotebookReport, ReproduceOptions } from "./reports";
 export { claimRows, recordHeadline, profile } from "./headline";
 export type { Claim } from "./headline";

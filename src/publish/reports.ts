@@ -35,7 +35,15 @@ export interface ReproduceOptions {
   jobs?: number;
   /** The user's data as notebook parameters (see userParameters); notebooks without a parameter cell are skipped. */
   parameters?: Record<string, string | null>;
+  /**
+   * Also run these notebooks (names without .ipynb) on the project's JumpReLU family, into <outDir>/jumprelu/
+   * (default: JUMPRELU_NOTEBOOKS for the main job, none on a user's data; `only` filters them too).
+   */
+  jumprelu?: string[];
 }
+
+/** The notebooks whose claims the main job also measures on the JumpReLU family (the paper's SAE architecture). */
+export const JUMPRELU_NOTEBOOKS = ["02-linear-predictability", "03-width-scaling", "05-norm-prediction"];
 
 /** Notebooks in run order (file names sort by their numeric prefix). */
 export function listNotebooks(dir = path.join(projectRoot, "notebooks")): string[] {
@@ -52,41 +60,51 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
   // The artifacts every notebook shares (activation store, SAE family) are built once here, with terminal progress,
   // so the notebooks find them cached.
   const familyProfile = profile === "ci" || profile === "paper" ? profile : "full";
-  if (!opts.parameters) {
-    log(`[artifacts] activation store and SAE family (profile ${profile}; cached by config under .cache/) ...`);
-    const family = await ensureDefaultFamily(familyProfile, { progress: terminalProgress() });
-    log(`[artifacts] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${family.summary.entries.length} SAEs in ${path.relative(process.cwd(), family.dir)}`);
+  // Each run: a notebook, its report folder and the parameters it gets (the JumpReLU reruns name the architecture).
+  const jumpreluNames = opts.jumprelu ?? (opts.parameters ? [] : JUMPRELU_NOTEBOOKS);
+  const jumprelu = notebooks.filter((nb) => jumpreluNames.includes(path.basename(nb, ".ipynb")));
+  const runs = [
+    ...notebooks.map((nb) => ({ nb, dir: outDir, label: "", parameters: opts.parameters as Record<string, string | null> | undefined })),
+    ...jumprelu.map((nb) => ({ nb, dir: path.join(outDir, "jumprelu"), label: "jumprelu/", parameters: { architecture: "jumprelu" } as Record<string, string | null> })),
+  ];
+  const architectures = opts.parameters ? [undefined] : jumprelu.length ? ["topk", "jumprelu"] as const : ["topk"] as const;
+  for (const architecture of architectures) {
+    if (architecture) {
+      log(`[artifacts] activation store and ${architecture} SAE family (profile ${profile}; cached by config under .cache/) ...`);
+      const family = await ensureDefaultFamily(familyProfile, { progress: terminalProgress(), architecture });
+      log(`[artifacts] ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${family.summary.entries.length} SAEs in ${path.relative(process.cwd(), family.dir)}`);
+    }
+    // The family's error decompositions are shared by several notebooks: computed (or loaded from the cache) once here.
+    const ctx = await openContext({ ...opts.parameters, ...(architecture ? { architecture } : {}), profile: familyProfile }, terminalProgress());
+    try {
+      await decomposeFamily(ctx, FAMILY_DECOMPOSITION, terminalProgress());
+    } finally {
+      ctx.close();
+    }
+    log(`[artifacts] decompositions${architecture ? ` (${architecture})` : ""} ready at ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
-  // The family's error decompositions are shared by several notebooks: computed (or loaded from the cache) once here.
-  const ctx = await openContext({ ...opts.parameters, profile: familyProfile }, terminalProgress());
-  try {
-    await decomposeFamily(ctx, FAMILY_DECOMPOSITION, terminalProgress());
-  } finally {
-    ctx.close();
-  }
-  log(`[artifacts] decompositions ready at ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const chromium = findChromium();
   if (!chromium) log("reproduce: Chromium not found, so rendered charts are not counted (apt-get install chromium)");
   // Notebooks run side by side (default: two, or one on a single core): each spends much of its time in kernel
   // start-up and single-threaded work, and every shared artifact is already built above.
-  const jobs = Math.max(1, Math.min(opts.jobs ?? Math.min(2, os.availableParallelism()), notebooks.length));
-  const reports: NotebookReport[] = new Array(notebooks.length);
+  const jobs = Math.max(1, Math.min(opts.jobs ?? Math.min(2, os.availableParallelism()), runs.length));
+  const reports: NotebookReport[] = new Array(runs.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < notebooks.length; i = next++) {
-      const nb = notebooks[i], t0 = Date.now();
-      log(`[${i + 1}/${notebooks.length}] executing ${path.basename(nb)} (profile ${profile}) ...`);
-      const executed = await executeNotebook(nb, outDir, { env: { DARKMATTER_PROFILE: profile, DARKMATTER_REPORTS: outDir }, parameters: opts.parameters });
+    for (let i = next++; i < runs.length; i = next++) {
+      const { nb, dir, label, parameters } = runs[i], t0 = Date.now(), name = label + path.basename(nb);
+      log(`[${i + 1}/${runs.length}] executing ${name} (profile ${profile}) ...`);
+      const executed = await executeNotebook(nb, dir, { env: { DARKMATTER_PROFILE: profile, DARKMATTER_REPORTS: dir }, parameters });
       const html = await exportHtml(executed);
       const plots = chromium ? renderHtml(html).plots : null;
       const seconds = (Date.now() - t0) / 1000;
-      reports[i] = { notebook: path.basename(nb), html: path.basename(html), seconds, plots };
-      log(`[${i + 1}/${notebooks.length}] ${path.basename(nb)}: ${seconds.toFixed(1)} s${plots === null ? "" : `, ${plots} charts rendered`}`);
+      reports[i] = { notebook: name, html: label + path.basename(html), seconds, plots };
+      log(`[${i + 1}/${runs.length}] ${name}: ${seconds.toFixed(1)} s${plots === null ? "" : `, ${plots} charts rendered`}`);
     }
   };
   await Promise.all(Array.from({ length: jobs }, worker));
   const total = (Date.now() - started) / 1000;
-  const headline = collectHeadlines(outDir);
+  const headline = { ...collectHeadlines(outDir), ...collectHeadlines(path.join(outDir, "jumprelu"), "jumprelu/") };
   writeFileAtomic(path.join(outDir, "summary.json"), JSON.stringify({
     generated: new Date().toISOString(), profile, totalSeconds: total, ...(opts.parameters ? { data: opts.parameters } : {}), notebooks: reports, headline,
   }, null, 2) + "\n");
@@ -100,12 +118,12 @@ export async function reproduce(opts: ReproduceOptions = {}): Promise<NotebookRe
 /** Headline numbers notebooks saved as reports/headline/<notebook>.json (merged into summary.json). */
 type Headlines = Record<string, { numbers: Record<string, unknown>; claims: Claim[] }>;
 
-function collectHeadlines(outDir: string): Headlines {
+function collectHeadlines(outDir: string, prefix = ""): Headlines {
   const dir = path.join(outDir, "headline");
   if (!fs.existsSync(dir)) return {};
   const out: Headlines = {};
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
-    out[path.basename(f, ".json")] = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+    out[prefix + path.basename(f, ".json")] = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
   }
   return out;
 }

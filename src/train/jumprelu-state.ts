@@ -153,6 +153,42 @@ export class JumpReluTrainingState {
     this.adamStep = 0;
   }
 
+  /** Sets θ per latent (normalised units). */
+  setThresholds(theta: ArrayLike<number>): void {
+    const { logTheta } = this.params;
+    for (let j = 0; j < logTheta.length; j++) {
+      if (!(theta[j] > 0 && Number.isFinite(theta[j]))) throw new InputError("trainSae threshold", `latent ${j}: must be a positive number, got ${theta[j]}`);
+      logTheta[j] = Math.log(theta[j]);
+    }
+  }
+
+  /**
+   * Thresholds at which the current batch `x` (its first `maxRows` rows) fires about `k` latents per row: the median
+   * over rows of each row's k-th largest pre-activation (z = x·W_enc + b_enc), lowered for each latent that would then
+   * fire on none of those rows to just below its largest z there, so that no latent starts dead. Never below `floor`.
+   */
+  thresholdsForL0(k: number, maxRows: number, floor: number): Float32Array {
+    const { d, nLatents: n, batchSize: B } = this.config;
+    const rows = Math.min(B, maxRows), kk = Math.min(Math.max(1, Math.round(k)), n);
+    const P = this.params, row = new Float32Array(n), kth = new Float64Array(rows), max = new Float32Array(n).fill(-Infinity);
+    forEachPreChunk(this.product, this.x, P.WencT, this.pre, rows, n, d, (r0, count) => {
+      for (let b = 0; b < count; b++) {
+        for (let j = 0; j < n; j++) {
+          const z = this.pre[b * n + j] + P.benc[j];
+          row[j] = z;
+          if (z > max[j]) max[j] = z;
+        }
+        row.sort();
+        kth[r0 + b] = row[n - kk];
+      }
+    });
+    kth.sort();
+    const global = rows % 2 ? kth[(rows - 1) / 2] : (kth[rows / 2 - 1] + kth[rows / 2]) / 2;
+    const out = new Float32Array(n);
+    for (let j = 0; j < n; j++) out[j] = Math.max(floor, Math.min(global, max[j] * (1 - 1e-3)));
+    return out;
+  }
+
   get moments(): { m: Float32Array; v: Float32Array } { return { m: this.m, v: this.v }; }
   /** x̂ of the last forward pass [batchSize, d] (training units). */
   get reconstruction(): Float32Array { return this.xhat; }

@@ -3,7 +3,8 @@
 // - inputs scaled by one constant s so that E‖s·x‖² = d_in (estimated on a sample of training rows); s is folded back
 //   into the saved weights, so the saved SAE runs on raw activations;
 // - Gemma Scope's initialisation: random unit decoder rows, W_enc = W_decᵀ, b_enc = 0, θ = 0.001 (stored as log θ);
-//   b_dec starts at the geometric median of the first batch, as in the TopK recipe;
+//   b_dec starts at the geometric median of the first batch, as in the TopK recipe; by default θ then starts where
+//   the first batch fires the target L0 instead (`calibrateThresholds`, see types.ts);
 // - loss ‖x − x̂‖² + λ·L0, pseudo-derivatives with a rectangle kernel of bandwidth ε = 0.001 (jumprelu-state.ts);
 // - λ ramps up linearly from 0 over the first `sparsityWarmupFraction` of the steps (the sparsity warm-up);
 // - unit-norm decoder rows with the parallel gradient removed; Adam (β2 = 0.999), linear learning-rate warm-up then
@@ -41,7 +42,7 @@ export type { JumpReluConfig, ResolvedJumpReluConfig } from "./types";
 export const DEFAULT_JUMPRELU_CONFIG: Omit<JumpReluConfig, "nLatents" | "k"> = {
   architecture: "jumprelu", batchSize: 4096, epochs: 1, thresholdLrScale: 10,
   warmupSteps: 1000, maxWarmupFraction: 0.1, sparsityWarmupFraction: 0.2,
-  bandwidth: 0.001, thresholdInit: 0.001, controllerGain: 2,
+  bandwidth: 0.001, thresholdInit: 0.001, calibrateThresholds: true, controllerGain: 2,
   adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, gradClip: Infinity,
   normaliseInput: true, deadWindowTokens: 10_000_000,
   medianMaxIter: 100, medianTol: 1e-5, shuffle: true, seed: 0,
@@ -96,6 +97,7 @@ export function resolveJumpReluConfig(config: Partial<JumpReluConfig> & { nLaten
   positive("adamEps", c.adamEps);
   if (!(c.gradClip > 0)) fail("gradClip", `must be > 0 (Infinity: off), got ${c.gradClip}`);
   if (typeof c.normaliseInput !== "boolean") fail("normaliseInput", `must be true or false, got ${String(c.normaliseInput)}`);
+  if (typeof c.calibrateThresholds !== "boolean") fail("calibrateThresholds", `must be true or false, got ${String(c.calibrateThresholds)}`);
   const normSampleRows = c.normSampleRows ?? Math.min(data.rows, 16384);
   positiveInt("normSampleRows", normSampleRows);
   if (normSampleRows > data.rows) fail("normSampleRows", `must be ≤ the ${data.rows} training rows, got ${normSampleRows}`);
@@ -187,6 +189,12 @@ export async function trainJumpRelu(data: TrainingData, config: Partial<JumpRelu
   const sampleRows = cfg.medianSampleRows;
   const gm = geometricMedian(state.x.slice(0, sampleRows * d), sampleRows, d, { maxIter: cfg.medianMaxIter, tol: cfg.medianTol });
   state.initialise(gm.median, cfg.thresholdInit, cfg.seed);
+  let thetaStart = cfg.thresholdInit;
+  if (cfg.calibrateThresholds) {
+    const theta = state.thresholdsForL0(cfg.k, B, cfg.thresholdInit);
+    state.setThresholds(theta);
+    thetaStart = [...theta].sort((a, b) => a - b)[n >> 1];
+  }
 
   const dead = new DeadLatentTracker(n, cfg.deadWindowTokens);
   const lossCurve: LossSample[] = [];
@@ -222,7 +230,7 @@ export async function trainJumpRelu(data: TrainingData, config: Partial<JumpRelu
   const trainingLog: TrainingLog = {
     steps: cfg.steps, tokensSeen: cfg.steps * B, lossCurve,
     finalDeadFraction: dead.deadFraction(), deadWindowTokens: cfg.deadWindowTokens,
-    jumprelu: { targetL0: cfg.k, finalLambda: controlledLambda(lastL0, cfg.k, d, cfg.controllerGain), inputScale: s, meanSquaredNorm: norm.meanSquaredNorm },
+    jumprelu: { targetL0: cfg.k, thresholdStart: thetaStart, finalLambda: controlledLambda(lastL0, cfg.k, d, cfg.controllerGain), inputScale: s, meanSquaredNorm: norm.meanSquaredNorm },
     geometricMedian: { sampleRows, iterations: gm.iterations, converged: gm.converged },
     ...(heldOut ? { heldOut } : {}),
     wallTimeS: (Date.now() - started) / 1000,

@@ -72,6 +72,12 @@ export interface JumpReluConfig {
   bandwidth: number;
   /** Initial θ of every latent in normalised units (Gemma Scope: 0.001). */
   thresholdInit: number;
+  /**
+   * Start every θ instead at the value where the first batch fires the target L0 (never below thresholdInit): the
+   * median over its rows of each row's k-th largest pre-activation. Gemma Scope's θ = 0.001 fires about half the
+   * latents and has ~10⁵ steps to climb; our runs have 10²–10³, too few at large widths.
+   */
+  calibrateThresholds: boolean;
   /** Gain of the L0 controller in units of d_in / k (the mse of normalised inputs is O(d_in)). */
   controllerGain: number;
   adamBeta1: number;
@@ -120,7 +126,7 @@ export interface TrainingLog {
   /** BatchTopK: the learned JumpReLU threshold (the same for every latent). */
   threshold?: number;
   /** JumpReLU: the L0 target, the controller's final λ and the input scale s (E‖s·x‖² = d) folded into the weights. */
-  jumprelu?: { targetL0: number; finalLambda: number; inputScale: number; meanSquaredNorm: number };
+  jumprelu?: { targetL0: number; thresholdStart: number; finalLambda: number; inputScale: number; meanSquaredNorm: number };
   geometricMedian: { sampleRows: number; iterations: number; converged: boolean };
   /** Held-out metrics, when held-out rows were given. */
   heldOut?: EvalResult;

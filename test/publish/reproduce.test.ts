@@ -53,12 +53,22 @@ test("bad user parameters are clear errors before any notebook starts", () => {
   assert.ok(!fs.existsSync(path.join(tmp, "never")), "a report folder was started");
 });
 
-test("reproduce --profile ci --only 03: no machine path, no notebook over 2.5 MB, publishable", { timeout: 1_800_000 }, async () => {
+test("reproduce --profile ci --only 03: TopK and JumpReLU reports, no machine path, no notebook over 2.5 MB, publishable", { timeout: 1_800_000 }, async () => {
   const out = path.join(tmp, "ci-03");
   const r = darkmatter(["reproduce", "--profile", "ci", "--only", "03", "--out", out]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
   const notebooks = await checkReport(out);
-  assert.deepEqual(notebooks.map((f) => path.basename(f)), ["03-width-scaling.ipynb"]);
+  assert.deepEqual(notebooks.map((f) => path.relative(out, f)).sort(), ["03-width-scaling.ipynb", path.join("jumprelu", "03-width-scaling.ipynb")]);
+  // The JumpReLU run analyses the JumpReLU family and records its own claims next to TopK's.
+  const jump = fs.readFileSync(path.join(out, "jumprelu", "03-width-scaling.ipynb"), "utf8");
+  assert.match(jump, /default JumpReLU SAE family/);
+  const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8")) as { headline: Record<string, { claims: unknown[] }>; notebooks: { notebook: string }[] };
+  assert.deepEqual(Object.keys(summary.headline).sort(), ["03-width-scaling", "jumprelu/03-width-scaling"]);
+  assert.ok(summary.headline["jumprelu/03-width-scaling"].claims.length > 0);
+  assert.deepEqual(summary.notebooks.map((n) => n.notebook), ["03-width-scaling.ipynb", "jumprelu/03-width-scaling.ipynb"]);
+  const topkOnly = darkmatter(["reproduce", "--profile", "ci", "--only", "03", "--topk-only", "--out", path.join(tmp, "ci-03-topk")]);
+  assert.equal(topkOnly.status, 0, topkOnly.stderr + topkOnly.stdout);
+  assert.ok(!fs.existsSync(path.join(tmp, "ci-03-topk", "jumprelu")), "--topk-only still ran the JumpReLU family");
 });
 
 test("reproduce --sae-dir (SAELens) --activations X.npy --only 02 runs on the user's files", { timeout: 1_800_000 }, async () => {
