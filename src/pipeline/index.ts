@@ -21,7 +21,7 @@ export { syntheticTest, syntheticClaims, syntheticNumbers, syntheticSetupRows, m
 export type { SyntheticTest, SyntheticTestOptions } from "./synthetic";
 export { errorSaes, errorSaeClaims, errorSaeRows, errorSaeSetupRows, errorSaeNumbers, errorSaeFigureEntries, detectionEntries, detectionExampleRows, fvuBootstrap, differenceOfMeans, storeWindows } from "./error-saes";
 export type { ErrorSaeComparison, ErrorSaeOptions, ErrorSaeRun, ErrorSaeDetection, AutoInterpSetup, Bounded, ErrorTarget } from "./error-saes";
-export { whyTheNumbersDiffer, whyDifferVerdict, whyDifferClaims, whyDifferRows, factorRows, whyDifferNumbers, seriesByModelSize, seriesByWidthRatio, modelSizeClaim, architectureClaim, dominantFactorClaim, dominantFactor, gapClosed, factorEffect, measureVariant, variantSplit, pickBaseline, PAPER_HEADLINE, BASE_VARIANT } from "./why-differ";
+export { whyTheNumbersDiffer, whyDifferVerdict, qualityConfound, whyDifferClaims, whyDifferRows, factorRows, whyDifferNumbers, seriesByModelSize, seriesByWidthRatio, modelSizeClaim, architectureClaim, dominantFactorClaim, dominantFactor, gapClosed, factorEffect, measureVariant, variantSplit, pickBaseline, PAPER_HEADLINE, BASE_VARIANT } from "./why-differ";
 export type { WhyDifferResult, WhyDifferOptions, StudyPoint, FactorEffect, FactorName, Variant, Measure } from "./why-differ";
 export { ladderModels, ladderPlan, ensureLadderFamily, ensureArchitectureFamily, ARCHITECTURES } from "./ladder";
 export type { Architecture, LadderModel, LadderFamily } from "./ladder";

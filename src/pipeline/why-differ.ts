@@ -531,6 +531,24 @@ export function whyDifferNumbers(r: WhyDifferResult): Record<string, unknown> {
 }
 
 /** The study's answer in plain words: which factor explains the gap, or that none of the measured ones does. */
+/**
+ * Whether the architecture's effect is confounded with SAE quality: the JumpReLU SAE reconstructs worse than the
+ * baseline (FVU ≥ 1.25×), and on the baseline's own SAE fewer training tokens (a worse SAE) also raise vector R².
+ * Returns the sentence that says so, or "".
+ */
+export function qualityConfound(r: WhyDifferResult): string {
+  const arch = factor(r, "architecture")?.points.find((p) => !p.baseline && p.architecture === "jumprelu");
+  if (!arch || !(arch.fvu.value >= 1.25 * r.baseline.fvu.value)) return "";
+  const fewer = factor(r, "SAE training tokens")?.points.filter((p) => !p.baseline && p.trainTokens !== null && r.baseline.trainTokens !== null &&
+    p.trainTokens < r.baseline.trainTokens && p.fvu.value > r.baseline.fvu.value && p.vectorR2.value > r.baseline.vectorR2.value) ?? [];
+  const evidence = fewer.length
+    ? `, and a worse SAE of the same architecture leaves a more linear error too (TopK on ${fewer[0].trainTokens!.toLocaleString("en-US")} tokens: FVU ` +
+      `${f3(fewer[0].fvu.value)}, vector R² ${f3(fewer[0].vectorR2.value)})`
+    : "";
+  return ` Caution: at matched L0 the JumpReLU SAE reconstructs worse than the TopK baseline (FVU ${f3(arch.fvu.value)} vs ${f3(r.baseline.fvu.value)})` +
+    `${evidence}, so this study does not separate the architecture from SAE quality.`;
+}
+
 export function whyDifferVerdict(r: WhyDifferResult): string {
   const b = r.baseline, top = dominantFactor(r);
   const head = `Baseline (${b.model}, ${b.architecture}, width ${b.width} = ${b.widthRatio}×d, L0 ${b.l0Measured.toFixed(1)}): ` +
@@ -544,5 +562,5 @@ export function whyDifferVerdict(r: WhyDifferResult): string {
   const verdict = dominantFactorClaim(r).holds
     ? `The ${top.factor} explains most of the gap: its paper-like setting closes ${(closedScore(top)! * 100).toFixed(0)} % of it on average.`
     : `No measured factor explains most of the gap: the largest share, from the ${top.factor}, is ${(closedScore(top)! * 100).toFixed(0)} % on average.`;
-  return `${head} ${verdict}${moves}${gaps}`;
+  return `${head} ${verdict}${qualityConfound(r)}${moves}${gaps}`;
 }

@@ -4,7 +4,7 @@ import { arraySource } from "../../src/linalg/rows";
 import { NO_ROLE, TEST, TRAIN } from "../../src/linalg/split";
 import type { AnalysisContext } from "../../src/pipeline/context";
 import {
-  architectureClaim, BASE_VARIANT, dominantFactor, dominantFactorClaim, factorEffect, FactorName, gapClosed, modelSizeClaim, pickBaseline,
+  architectureClaim, BASE_VARIANT, dominantFactor, qualityConfound, dominantFactorClaim, factorEffect, FactorName, gapClosed, modelSizeClaim, pickBaseline,
   StudyPoint, variantSplit, whyDifferVerdict, WhyDifferResult, PAPER_HEADLINE,
 } from "../../src/pipeline/why-differ";
 import { normals } from "../helpers/random";
@@ -83,6 +83,25 @@ describe("why the numbers differ: claims", () => {
     assert.equal(dominantFactorClaim(small).holds, false); // vector gap only 1/6 closed
     assert.equal(dominantFactorClaim(result(base, [{ f: "split rule", points: [base, pt({ v: 0.5, n: 0.9 })] }])).holds, null);
     assert.match(whyDifferVerdict(small), /No measured factor explains most of the gap/);
+  });
+});
+
+describe("why the numbers differ: architecture vs SAE quality", () => {
+  const base = pt({ v: 0.2, n: 0.6, baseline: true, fvu: m(0.064) });
+  const fewer = pt({ v: 0.3, n: 0.65, factor: "SAE training tokens", trainTokens: 65536, fvu: m(0.117) });
+  const jump = (fvu: number) => pt({ v: 0.43, n: 0.54, factor: "architecture", architecture: "jumprelu", fvu: m(fvu), paperLike: true });
+
+  it("flags the confound when the JumpReLU SAE reconstructs ≥ 1.25× worse, citing a worse TopK SAE's higher vector R²", () => {
+    const r = result(base, [{ f: "SAE training tokens", points: [base, fewer] }, { f: "architecture", points: [base, jump(0.129)] }]);
+    const text = qualityConfound(r);
+    assert.match(text, /FVU 0\.129 vs 0\.064/);
+    assert.match(text, /65,536 tokens: FVU 0\.117, vector R² 0\.300/);
+    assert.ok(whyDifferVerdict(r).includes(text));
+  });
+
+  it("says nothing when the JumpReLU SAE is as good, or when no JumpReLU point was measured", () => {
+    assert.equal(qualityConfound(result(base, [{ f: "architecture", points: [base, jump(0.07)] }])), "");
+    assert.equal(qualityConfound(result(base, [{ f: "SAE training tokens", points: [base, fewer] }])), "");
   });
 });
 
