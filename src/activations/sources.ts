@@ -17,9 +17,16 @@ export function openActivationSource(p: string, hook?: string, tensor?: string):
     const h = hook ?? (store.hooks.length === 1 ? store.hooks[0] : undefined);
     if (!h) { store.close(); throw new InputError("--hook", `the store has several hooks (${store.hooks.join(", ")}); choose one`); }
     if (!store.hooks.includes(h)) { store.close(); throw new InputError("--hook", `the store has no hook ${h} (it has ${store.hooks.join(", ")})`); }
-    const source = generatedSource(store.rows, store.d, function* (rowsPerChunk) {
-      for (const c of store.chunks(h, rowsPerChunk)) yield c.x;
-    }, `${p} (${h})`);
+    const name = `${p} (${h})`;
+    const source: RowSource = {
+      ...generatedSource(store.rows, store.d, function* (rowsPerChunk) {
+        for (const c of store.chunks(h, rowsPerChunk)) yield c.x;
+      }, name),
+      slice: (start, end) => generatedSource(end - start, store.d, function* (rowsPerChunk) {
+        const step = Math.max(1, Math.floor(rowsPerChunk));
+        for (let r = start; r < end; r += step) yield store.readRows(h, r, Math.min(step, end - r)).x;
+      }, name),
+    };
     return { source, hook: h, close: () => store.close() };
   }
   if (hook !== undefined) throw new InputError("--hook", "applies to activation-store folders only");
@@ -34,10 +41,16 @@ export function openActivationSource(p: string, hook?: string, tensor?: string):
     const inner = entry.shape.slice(1, -1).reduce((a, b) => a * b, 1); // rows per first-axis slice
     const outer = entry.shape[0];
     if (d < 1 || outer * inner < 1) throw new InputError(p, `has no activations (shape [${entry.shape.join(", ")}])`);
-    const source = generatedSource(outer * inner, d, function* (rowsPerChunk) {
-      const step = Math.max(1, Math.floor(rowsPerChunk / inner));
-      for (let s = 0; s < outer; s += step) yield file.readRowsFloat32(name, s, Math.min(step, outer - s));
+    // Rows [start, end) read a first-axis slice at a time, trimmed to the range at both ends.
+    const rowsIn = (start: number, end: number) => generatedSource(end - start, d, function* (rowsPerChunk) {
+      const step = Math.max(1, Math.floor(rowsPerChunk / inner)), last = Math.ceil(end / inner);
+      for (let s = Math.floor(start / inner); s < last; s += step) {
+        const n = Math.min(step, last - s), first = s * inner;
+        const block = file.readRowsFloat32(name, s, n);
+        yield block.subarray((Math.max(start, first) - first) * d, (Math.min(end, first + n * inner) - first) * d);
+      }
     }, p);
+    const source: RowSource = { ...rowsIn(0, outer * inner), slice: rowsIn };
     return { source, hook: undefined, close: () => file.close() };
   } catch (err) {
     file.close();

@@ -7,12 +7,12 @@ import { InputError } from "../errors";
 import { formatEstimate, formatNumber, withSummary } from "../inspect";
 import { Progress } from "../progress";
 import { bootstrapPlan, BootstrapOptions, MultinomialResampler } from "../linalg/bootstrap";
-import { InputGram, LeastSquaresFit, NormalEquations, predict, selectOutputs } from "../linalg/least-squares";
+import { InputGram, LeastSquaresFit, LinearMap, NormalEquations, predict, selectOutputs } from "../linalg/least-squares";
 import { RegressionAccumulator, RegressionMetrics } from "../linalg/metrics";
 import { NO_ROLE, TEST, TRAIN } from "../linalg/split";
 import {
-  checkSaeInput, columns, countRoles, Estimate, ModelSaeInput, passProgress, readSaeChunks, resolveRoles, resolveSaeInput, rowSquaredNorms, SaeInput,
-  SplitChoice,
+  checkSaeInput, columns, countRoles, Estimate, ModelSaeInput, passProgress, readSaeChunks, resolveRoles, resolveSaeInput, rowSquaredNorms, SaeChunk,
+  SaeInput, SplitChoice,
 } from "./common";
 
 export interface AnalysisOptions extends SplitChoice {
@@ -108,6 +108,61 @@ export function inputGramFor(activations: SaeInput["activations"], options: Deco
   return gram;
 }
 
+/** Reference points of the bootstrap's weighted sums (shards of one evaluation share them): see AccumulatorBootstrap. */
+export interface EvaluationShifts { error: Float64Array; norm: Float64Array; x: Float64Array }
+
+/**
+ * The decomposition's second pass: the fitted b* and a* (`joint`, outputs [SaeError | ‖SaeError‖²]) scored on
+ * evaluated rows, with the per-token energies and, given resample weights, the bootstrap's weighted sums.
+ */
+export class HeldOutEvaluation {
+  readonly error: RegressionAccumulator;
+  readonly norm: RegressionAccumulator;
+  readonly sae: RegressionAccumulator;
+  readonly nonlinear: RegressionAccumulator;
+  /** Σ‖SaeError‖², Σ‖LinearError‖², Σ‖NonlinearError‖², Σ 2·LinearError·NonlinearError. */
+  eErr = 0; eLin = 0; eNl = 0; eCross = 0;
+  private readonly native: boolean | undefined;
+
+  constructor(readonly d: number, readonly joint: LinearMap, plan: { resamples: number; level: number } | null,
+    options: { native?: boolean; shifts?: EvaluationShifts } = {}) {
+    const boot = (perDim: boolean, shift?: Float64Array) => (plan ? { resamples: plan.resamples, level: plan.level, perDim, shift } : undefined);
+    const native = this.native = options.native, sh = options.shifts;
+    this.error = new RegressionAccumulator(d, { bootstrap: boot(true, sh?.error), native });
+    this.norm = new RegressionAccumulator(1, { bootstrap: boot(true, sh?.norm), native });
+    this.sae = new RegressionAccumulator(d, { bootstrap: boot(false, sh?.x), native });
+    this.nonlinear = new RegressionAccumulator(d, { bootstrap: boot(false, sh?.x), native });
+  }
+
+  /** Scores a chunk of rows (x, Sae(x), SaeError; `w`: their resample counts, [resamples × count]). */
+  add(c: Pick<SaeChunk, "count" | "x" | "sae" | "error">, w?: Float64Array): void {
+    const k = c.count, d = this.d;
+    const pred = predict(this.joint, c.x, k, { native: this.native });
+    const lin = columns(pred, k, d + 1, 0, d), normPred = columns(pred, k, d + 1, d, 1);
+    const saePlusLin = new Float64Array(k * d);
+    for (let i = 0; i < k * d; i++) {
+      const e = c.error[i], l = lin[i], nl = e - l;
+      saePlusLin[i] = c.sae[i] + l;
+      this.eErr += e * e; this.eLin += l * l; this.eNl += nl * nl; this.eCross += 2 * l * nl;
+    }
+    this.error.add(c.error, lin, k, w);
+    this.norm.add(rowSquaredNorms(c.error, k, d), normPred, k, w);
+    this.sae.add(c.x, c.sae, k, w);
+    this.nonlinear.add(c.x, saePlusLin, k, w);
+  }
+}
+
+/** The targets b* and a* are fitted to together: [SaeError (d) | ‖SaeError‖² (1)] per row of the chunk. */
+export function jointTargets(c: SaeChunk, d: number): Float64Array {
+  const y = new Float64Array(c.count * (d + 1));
+  const norms = rowSquaredNorms(c.error, c.count, d);
+  for (let t = 0; t < c.count; t++) {
+    y.set(c.error.subarray(t * d, t * d + d), t * (d + 1));
+    y[t * (d + 1) + d] = norms[t];
+  }
+  return y;
+}
+
 /** Decomposes several SAEs' errors on the same activations, computing XᵀX once (results as `decomposeSaeError`'s). */
 export function decomposeSaeFamily(activations: SaeInput["activations"], saes: SaeInput["sae"][], options: DecompositionOptions = {}): DecompositionResult[] {
   const sharedGram = saes.length > 1 && !options.dropNonFinite ? inputGramFor(activations, options) : undefined;
@@ -138,13 +193,7 @@ export function decomposeSaeError(given: SaeInput | ModelSaeInput, options: Deco
   // Pass 1: b* and a* from one Gram: outputs [SaeError (d) | ‖SaeError‖² (1)].
   const ne = new NormalEquations(d, d + 1, { native, shared: dropNonFinite ? undefined : options.sharedGram });
   for (const c of readSaeChunks(input, { rowsPerChunk, roles, want: (r) => r === TRAIN, dropNonFinite, dropped, progress: progress(0, "fitting b*") })) {
-    const y = new Float64Array(c.count * (d + 1));
-    const norms = rowSquaredNorms(c.error, c.count, d);
-    for (let t = 0; t < c.count; t++) {
-      y.set(c.error.subarray(t * d, t * d + d), t * (d + 1));
-      y[t * (d + 1) + d] = norms[t];
-    }
-    ne.add(c.x, y, c.count);
+    ne.add(c.x, jointTargets(c, d), c.count);
   }
   if (dropped.count > 0) warn(`dropped ${dropped.count} row(s) holding NaN or ±Inf`);
   const joint = ne.solve({ intercept, rankTolerance: options.rankTolerance, onWarning: warn });
@@ -158,30 +207,13 @@ export function decomposeSaeError(given: SaeInput | ModelSaeInput, options: Deco
   if (evalRows === 0) throw new InputError("testRows", "no rows are left to evaluate on");
   const plan = bootstrapPlan(options.bootstrap);
   const resampler = plan ? new MultinomialResampler(evalRows, plan.resamples, plan.seed) : null;
-  const boot = (perDim: boolean) => (plan ? { resamples: plan.resamples, level: plan.level, perDim } : undefined);
-  const errorAcc = new RegressionAccumulator(d, { bootstrap: boot(true), native });
-  const normAcc = new RegressionAccumulator(1, { bootstrap: boot(true), native });
-  const saeAcc = new RegressionAccumulator(d, { bootstrap: boot(false), native });
-  const nonlinearAcc = new RegressionAccumulator(d, { bootstrap: boot(false), native });
-  let eErr = 0, eLin = 0, eNl = 0, eCross = 0;
+  const evaluation = new HeldOutEvaluation(d, joint, plan, { native });
   for (const c of readSaeChunks(input, { rowsPerChunk, roles, want: wanted, dropNonFinite, dropped, progress: progress(1, "evaluating") })) {
-    const k = c.count;
-    const pred = predict(joint, c.x, k, { native });
-    const lin = columns(pred, k, d + 1, 0, d), normPred = columns(pred, k, d + 1, d, 1);
-    const saePlusLin = new Float64Array(k * d);
-    for (let i = 0; i < k * d; i++) {
-      const e = c.error[i], l = lin[i], nl = e - l;
-      saePlusLin[i] = c.sae[i] + l;
-      eErr += e * e; eLin += l * l; eNl += nl * nl; eCross += 2 * l * nl;
-    }
-    const w = resampler ? resampler.next(k) : undefined;
-    errorAcc.add(c.error, lin, k, w);
-    normAcc.add(rowSquaredNorms(c.error, k, d), normPred, k, w);
-    saeAcc.add(c.x, c.sae, k, w);
-    nonlinearAcc.add(c.x, saePlusLin, k, w);
+    evaluation.add(c, resampler ? resampler.next(c.count) : undefined);
   }
-  const errorPrediction = errorAcc.result(), normPrediction = normAcc.result();
-  const sae = saeAcc.result(), nonlinear = nonlinearAcc.result();
+  const errorPrediction = evaluation.error.result(), normPrediction = evaluation.norm.result();
+  const sae = evaluation.sae.result(), nonlinear = evaluation.nonlinear.result();
+  const { eErr, eLin, eNl, eCross } = evaluation;
   const estimate = (value: number, interval: Estimate["interval"] | undefined): Estimate =>
     withSummary({ value, interval: interval ?? null }, (e) => [formatEstimate(e)]);
   return withSummary<DecompositionResult>({

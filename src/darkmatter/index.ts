@@ -1,5 +1,12 @@
 // The paper's experiments as functions over activations and SAE outputs, returning typed results.
-export { decomposeSaeError, decomposeSaeFamily, decompositionSummary, inputGramFor } from "./decomposition";
+export { decomposeSaeError, decomposeSaeFamily, decompositionSummary, inputGramFor, HeldOutEvaluation } from "./decomposition";
+export { decompositionShard, mergeDecompositionShards, finishDecomposition } from "./decomposition-shards";
+export type { DecompositionShard, ShardRange, ShardSettings, ShardOptions, FinishOptions, BootstrapSums } from "./decomposition-shards";
+export { evaluationFit, bootstrapShard, mergeBootstrapShards } from "./bootstrap-shards";
+export type { EvaluationFit, BootstrapShard, BootstrapPlan } from "./bootstrap-shards";
+export {
+  readStatsFile, writeDecompositionShard, decodeDecompositionShard, writeEvaluationFit, decodeEvaluationFit, writeBootstrapShard, decodeBootstrapShard,
+} from "./shard-file";
 export type { DecompositionOptions, DecompositionResult, AnalysisOptions, RowAccounting } from "./decomposition";
 export { normPredictionTest, NORM_COMPONENTS } from "./norm-prediction";
 export type { NormPredictionOptions, NormPredictionResult, NormComponent } from "./norm-prediction";

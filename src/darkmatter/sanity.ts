@@ -97,6 +97,12 @@ export class NormAccumulator {
     }
   }
 
+  /** The sums behind the means, for shards of the rows to hand on. */
+  get sums(): { sumX: number; sumR: number; rows: number } { return { sumX: this.sumX, sumR: this.sumR, rows: this.n }; }
+
+  /** Adds another accumulator's sums (a shard of the rows). */
+  merge(s: { sumX: number; sumR: number; rows: number }): void { this.sumX += s.sumX; this.sumR += s.sumR; this.n += s.rows; }
+
   /** Mean norms (NaN before any row). */
   get inputNorm(): number { return this.n ? this.sumX / this.n : NaN; }
   get reconstructionNorm(): number { return this.n ? this.sumR / this.n : NaN; }

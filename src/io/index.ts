@@ -13,3 +13,4 @@ export { openNpz, writeNpz } from "./npz";
 export { openSafetensors, writeSafetensors } from "./safetensors";
 export { readRawFloat32, readRawRowsFloat32, writeRawFloat32 } from "./raw";
 export { writeFileAtomic, withAtomicFile } from "./atomic";
+export { sampledFingerprint } from "./fingerprint";

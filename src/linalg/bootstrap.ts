@@ -60,9 +60,24 @@ export class MultinomialResampler {
 
   /** Counts for the next `rows` rows: row-major [resamples × rows] (row b = resample b), as float64 for BLAS. */
   next(rows: number): Float64Array {
+    const w = new Float64Array(this.resamples * rows);
+    this.draw(rows, w);
+    return w;
+  }
+
+  /**
+   * Passes over the next `rows` rows, drawing their counts without keeping them: a shard of the rows starts its
+   * resamples where a single pass over all rows would be at its first row.
+   */
+  skip(rows: number): void {
+    const block = 4096, w = new Float64Array(this.resamples * Math.min(rows, block));
+    for (let done = 0; done < rows; done += block) this.draw(Math.min(block, rows - done), w);
+  }
+
+  private draw(rows: number, w: Float64Array): void {
     if (rows > this.rowsLeft) throw new InputError("bootstrap", `asked for ${rows} more rows, only ${this.rowsLeft} of ${this.total} remain`);
     const B = this.resamples;
-    const w = new Float64Array(B * rows);
+    if (rows > 0) w.fill(0, 0, B * rows);
     for (let b = 0; b < B; b++) {
       let s = this.state[b];
       let m = this.left[b];
@@ -93,7 +108,6 @@ export class MultinomialResampler {
       this.left[b] = m;
     }
     this.rowsLeft -= rows;
-    return w;
   }
 }
 

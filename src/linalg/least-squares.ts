@@ -128,11 +128,13 @@ export class NormalEquations {
   private readonly ownSumX: Float64Array;
   private readonly sumY: Float64Array; // Σ (y − shiftY)
   private readonly gxy: Float64Array; // Σ (x − sx)(y − sy)ᵀ
+  /** Σ (y − shiftY)² per output, when asked for (`targetSquares`): with the rest, any fit's SSE on these rows. */
+  private readonly sumSqY: Float64Array | null;
   private bufY = new Float64Array(0);
   private readonly kernels: Kernels;
 
   /** With `shared`, the x side comes from that (already filled) Gram, and `add` must see exactly its rows. */
-  constructor(readonly inputs: number, readonly outputs: number, options: { native?: boolean; shared?: InputGram } = {}) {
+  constructor(readonly inputs: number, readonly outputs: number, options: { native?: boolean; shared?: InputGram; targetSquares?: boolean } = {}) {
     checkSizes(inputs, outputs, "least squares");
     if (options.shared && options.shared.inputs !== inputs) throw new InputError("least squares", `the shared Gram has ${options.shared.inputs} inputs, not ${inputs}`);
     this.shared = options.shared !== undefined;
@@ -140,7 +142,31 @@ export class NormalEquations {
     this.ownSumX = this.shared ? new Float64Array(inputs) : this.xs.sumX;
     this.sumY = new Float64Array(outputs);
     this.gxy = new Float64Array(inputs * outputs);
+    this.sumSqY = options.targetSquares ? new Float64Array(outputs) : null;
     this.kernels = getKernels(options.native ?? true);
+  }
+
+  /** The accumulated sums, copied: what a shard of the rows hands on to be merged (`mergeNormalEquationStates`). */
+  state(): NormalEquationsState {
+    if (this.shared) throw new Error("least squares: a fit on a shared Gram has no state of its own");
+    const copy = (a: Float64Array | null) => (a ? Float64Array.from(a) : null);
+    return {
+      inputs: this.inputs, outputs: this.outputs, rows: this.n, shiftX: copy(this.shiftX), shiftY: copy(this.shiftY),
+      sumX: Float64Array.from(this.sumX), sumY: Float64Array.from(this.sumY), gxx: Float64Array.from(this.gxx),
+      gxy: Float64Array.from(this.gxy), sumSqY: copy(this.sumSqY),
+    };
+  }
+
+  /** Normal equations holding exactly the sums of `s` (solving them equals solving the rows that made it). */
+  static fromState(s: NormalEquationsState, options: { native?: boolean } = {}): NormalEquations {
+    checkState(s, "least squares state");
+    const ne = new NormalEquations(s.inputs, s.outputs, { native: options.native, targetSquares: s.sumSqY !== null });
+    ne.n = ne.xs.n = s.rows;
+    ne.xs.shiftX = s.shiftX && Float64Array.from(s.shiftX);
+    ne.shiftY = s.shiftY && Float64Array.from(s.shiftY);
+    ne.xs.sumX.set(s.sumX); ne.sumY.set(s.sumY); ne.xs.gxx.set(s.gxx); ne.gxy.set(s.gxy);
+    if (s.sumSqY) ne.sumSqY!.set(s.sumSqY);
+    return ne;
   }
 
   /** Rows accumulated so far. */
@@ -177,6 +203,7 @@ export class NormalEquations {
       const r = rowIndices ? rowIndices[t] : t;
       const oy = r * p, ty = t * p;
       for (let j = 0; j < p; j++) { const v = y[oy + j] - sy[j]; by[ty + j] = v; this.sumY[j] += v; }
+      if (this.sumSqY) for (let j = 0; j < p; j++) this.sumSqY[j] += by[ty + j] * by[ty + j];
     }
     this.kernels.gemmTN(d, p, k, bx, by, this.gxy);
     this.n += k;
@@ -338,6 +365,69 @@ export class NormalEquations {
   }
 }
 
+/**
+ * The sums of NormalEquations over some rows, around shifts chosen from the first rows seen (null before any row).
+ * gxx holds only its upper triangle (row-major [inputs, inputs]); sumSqY is null unless `targetSquares` was asked for.
+ */
+export interface NormalEquationsState {
+  inputs: number;
+  outputs: number;
+  rows: number;
+  shiftX: Float64Array | null;
+  shiftY: Float64Array | null;
+  sumX: Float64Array;
+  sumY: Float64Array;
+  gxx: Float64Array;
+  gxy: Float64Array;
+  sumSqY: Float64Array | null;
+}
+
+function checkState(s: NormalEquationsState, what: string): void {
+  const d = s.inputs, p = s.outputs;
+  checkSizes(d, p, what);
+  const sized = (a: Float64Array | null, n: number, name: string, nullable: boolean) => {
+    if (a === null ? !nullable : !(a instanceof Float64Array) || a.length !== n) throw new InputError(what, `${name} must hold ${n} float64 values`);
+  };
+  if (!Number.isSafeInteger(s.rows) || s.rows < 0) throw new InputError(what, `rows must be a non-negative integer, got ${s.rows}`);
+  sized(s.shiftX, d, "shiftX", s.rows === 0); sized(s.shiftY, p, "shiftY", s.rows === 0);
+  sized(s.sumX, d, "sumX", false); sized(s.sumY, p, "sumY", false);
+  sized(s.gxx, d * d, "gxx", false); sized(s.gxy, d * p, "gxy", false); sized(s.sumSqY, p, "sumSqY", true);
+}
+
+/**
+ * The state of the union of the rows behind `a` and `b` (disjoint sets of rows): b's sums are moved onto a's
+ * shifts, x − sa = (x − sb) + δ, and added. The shifts of both are near their rows' means, so δ is of the order of
+ * the spread and the move loses nothing to cancellation.
+ */
+export function mergeNormalEquationStates(a: NormalEquationsState, b: NormalEquationsState): NormalEquationsState {
+  checkState(a, "least squares state"); checkState(b, "least squares state");
+  if (a.inputs !== b.inputs || a.outputs !== b.outputs) {
+    throw new InputError("least squares state", `cannot merge ${a.inputs}×${a.outputs} with ${b.inputs}×${b.outputs} normal equations`);
+  }
+  if ((a.sumSqY === null) !== (b.sumSqY === null)) throw new InputError("least squares state", "one state tracks target squares, the other does not");
+  const clone = (s: NormalEquationsState): NormalEquationsState => ({
+    ...s, shiftX: s.shiftX && s.shiftX.slice(), shiftY: s.shiftY && s.shiftY.slice(), sumX: s.sumX.slice(), sumY: s.sumY.slice(),
+    gxx: s.gxx.slice(), gxy: s.gxy.slice(), sumSqY: s.sumSqY && s.sumSqY.slice(),
+  });
+  if (b.rows === 0) return clone(a);
+  if (a.rows === 0) return clone(b);
+  const d = a.inputs, p = a.outputs, n = b.rows, out = clone(a);
+  const dx = new Float64Array(d), dy = new Float64Array(p);
+  for (let i = 0; i < d; i++) dx[i] = b.shiftX![i] - a.shiftX![i];
+  for (let j = 0; j < p; j++) dy[j] = b.shiftY![j] - a.shiftY![j];
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++) out.gxx[i * d + j] += b.gxx[i * d + j] + b.sumX[i] * dx[j] + dx[i] * b.sumX[j] + n * dx[i] * dx[j];
+    for (let j = 0; j < p; j++) out.gxy[i * p + j] += b.gxy[i * p + j] + b.sumX[i] * dy[j] + dx[i] * b.sumY[j] + n * dx[i] * dy[j];
+  }
+  for (let j = 0; j < p; j++) {
+    if (out.sumSqY) out.sumSqY[j] += b.sumSqY![j] + 2 * dy[j] * b.sumY[j] + n * dy[j] * dy[j];
+    out.sumY[j] += b.sumY[j] + n * dy[j];
+  }
+  for (let i = 0; i < d; i++) out.sumX[i] += b.sumX[i] + n * dx[i];
+  out.rows = a.rows + n;
+  return out;
+}
+
 function listColumns(cols: number[]): string {
   return cols.length <= 10 ? cols.join(", ") : `${cols.slice(0, 10).join(", ")}, … (${cols.length} in all)`;
 }
@@ -406,8 +496,11 @@ export function fitLeastSquares(x: RowSource, y: RowSource, options: FitOptions 
   return fit;
 }
 
+/** What a prediction needs of a fit. */
+export type LinearMap = Pick<LeastSquaresFit, "inputs" | "outputs" | "coefficients" | "intercept">;
+
 /** ŷ = x·coefficients (+ intercept) for row-major x [rows, inputs]; returns float64 [rows, outputs]. */
-export function predict(fit: LeastSquaresFit, x: ArrayLike<number>, rows: number, options: { native?: boolean } = {}): Float64Array {
+export function predict(fit: LinearMap, x: ArrayLike<number>, rows: number, options: { native?: boolean } = {}): Float64Array {
   const d = fit.inputs, p = fit.outputs;
   if (x.length !== rows * d) throw new InputError("predict", `expected ${rows}×${d} inputs, got ${x.length} values`);
   const x64 = x instanceof Float64Array ? x : Float64Array.from(x);

@@ -58,6 +58,11 @@ export interface AccumulatorBootstrap {
    * what `fvu` needs (resamples × (outputs + 2)).
    */
   perDim: boolean;
+  /**
+   * The reference the weighted sums are taken around (default: the first chunk's target means). Shards of one
+   * evaluation must share one so that their sums add up.
+   */
+  shift?: Float64Array;
 }
 
 /**
@@ -131,7 +136,7 @@ export class RegressionAccumulator {
 
   private addBootstrap(y: ArrayLike<number>, yHat: ArrayLike<number>, rows: number, w: Float64Array, chunkMean: Float64Array): void {
     const p = this.outputs, width = this.bootWidth(), B = this.boot!.resamples;
-    if (!this.shift) this.shift = Float64Array.from(chunkMean); // keeps the weighted sums of (y − s) small
+    if (!this.shift) this.shift = Float64Array.from(this.boot!.shift ?? chunkMean); // keeps the weighted sums of (y − s) small
     if (!this.bootSums) this.bootSums = new Float64Array(B * width);
     const s = this.shift, perDim = this.boot!.perDim;
     // Row blocks keep the per-row term matrix small ([block, 3·outputs]) whatever the chunk size.
@@ -155,76 +160,101 @@ export class RegressionAccumulator {
   }
 
   result(): RegressionMetrics {
-    const p = this.outputs, n = this.n;
-    const r2PerDim = new Float64Array(p);
-    const constant = this.constantMask();
-    let sse = 0, sst = 0, r2Sum = 0, counted = 0, constantDims = 0;
-    for (let j = 0; j < p; j++) {
-      sse += this.sse[j];
-      sst += this.m2[j];
-      if (constant[j]) { r2PerDim[j] = NaN; constantDims++; continue; }
-      r2PerDim[j] = 1 - this.sse[j] / this.m2[j];
-      r2Sum += r2PerDim[j];
-      counted++;
-    }
-    // r2_flat: centred on one scalar mean of all entries, m2_flat = Σ_j m2_j + n Σ_j (mean_j − m)².
-    let grand = 0;
-    for (let j = 0; j < p; j++) grand += this.mean[j];
-    grand /= p;
-    let flat = 0;
-    for (let j = 0; j < p; j++) flat += this.m2[j] + n * (this.mean[j] - grand) ** 2;
-    const out: RegressionMetrics = {
-      rows: n, outputs: p,
-      fvu: sse / sst,
-      r2MeanOverDims: counted > 0 ? r2Sum / counted : NaN,
-      r2: p === 1 ? 1 - sse / sst : null,
-      r2Flat: 1 - sse / flat,
-      normalizedMse: this.ratioSum / n,
-      r2PerDim, constantDims,
-      sumSquaredError: sse, sumSquaredDeviation: sst,
-    };
-    if (this.boot && this.bootSums) out.intervals = this.intervals(constant);
+    const out = regressionMetrics({ rows: this.n, mean: this.mean, m2: this.m2, sse: this.sse, ratioSum: this.ratioSum });
+    if (this.boot && this.bootSums) out.intervals = bootstrapIntervals(this.bootSums, this.boot, this.outputs, this.n, constantMask(this.n, this.mean, this.m2));
     return out;
   }
 
-  /** Dims whose centred sum of squares is zero up to the rounding of their mean. */
-  private constantMask(): Uint8Array {
-    const mask = new Uint8Array(this.outputs);
-    for (let j = 0; j < this.outputs; j++) {
-      const scale = 8 * Number.EPSILON * Math.abs(this.mean[j]);
-      mask[j] = this.m2[j] <= this.n * scale * scale ? 1 : 0;
-    }
-    return mask;
-  }
+  /** The resamples' weighted sums so far ([resamples × width], a copy; null before the first row or without a bootstrap). */
+  get bootstrapSums(): Float64Array | null { return this.bootSums && this.bootSums.slice(); }
+}
 
-  private intervals(constant: Uint8Array): NonNullable<RegressionMetrics["intervals"]> {
-    const { resamples: B, level, perDim } = this.boot!;
-    const p = this.outputs, width = this.bootWidth(), n = this.n, S = this.bootSums!;
-    const fvu = new Float64Array(B);
-    const r2m = perDim ? new Float64Array(B) : null;
-    for (let b = 0; b < B; b++) {
-      const o = b * width;
-      if (perDim) {
-        let sse = 0, sst = 0, r2 = 0, counted = 0;
-        for (let j = 0; j < p; j++) {
-          const e = S[o + j], q = S[o + p + j], l = S[o + 2 * p + j];
-          const dev = q - (l * l) / n; // every resample has exactly n draws
-          sse += e; sst += dev;
-          if (!constant[j]) { r2 += 1 - e / dev; counted++; }
-        }
-        fvu[b] = sse / sst;
-        r2m![b] = counted > 0 ? r2 / counted : NaN;
-      } else {
-        let lin = 0;
-        for (let j = 0; j < p; j++) lin += S[o + 2 + j] ** 2;
-        fvu[b] = S[o] / (S[o + 1] - lin / n);
+/**
+ * The bootstrap intervals of `fvu`, `r2_mean_over_dims` (per-dim sums) and `r2` (one output) from the resamples'
+ * weighted sums over `rows` rows (as RegressionAccumulator keeps them); `constant` marks dims left out of r2.
+ */
+export function bootstrapIntervals(S: Float64Array, boot: AccumulatorBootstrap, outputs: number, rows: number, constant: Uint8Array):
+  NonNullable<RegressionMetrics["intervals"]> {
+  const { resamples: B, level, perDim } = boot;
+  const p = outputs, width = perDim ? 3 * p : p + 2, n = rows;
+  if (S.length !== B * width) throw new InputError("bootstrap", `expected ${B}×${width} resample sums, got ${S.length} values`);
+  const fvu = new Float64Array(B);
+  const r2m = perDim ? new Float64Array(B) : null;
+  for (let b = 0; b < B; b++) {
+    const o = b * width;
+    if (perDim) {
+      let sse = 0, sst = 0, r2 = 0, counted = 0;
+      for (let j = 0; j < p; j++) {
+        const e = S[o + j], q = S[o + p + j], l = S[o + 2 * p + j];
+        const dev = q - (l * l) / n; // every resample has exactly n draws
+        sse += e; sst += dev;
+        if (!constant[j]) { r2 += 1 - e / dev; counted++; }
       }
+      fvu[b] = sse / sst;
+      r2m![b] = counted > 0 ? r2 / counted : NaN;
+    } else {
+      let lin = 0;
+      for (let j = 0; j < p; j++) lin += S[o + 2 + j] ** 2;
+      fvu[b] = S[o] / (S[o + 1] - lin / n);
     }
-    const fvuInterval = percentileInterval(fvu, level);
-    let r2Interval: Interval | null = null;
-    if (p === 1) r2Interval = percentileInterval(fvu.map((v) => 1 - v), level);
-    return { fvu: fvuInterval, r2MeanOverDims: r2m ? percentileInterval(r2m, level) : null, r2: r2Interval };
   }
+  const fvuInterval = percentileInterval(fvu, level);
+  let r2Interval: Interval | null = null;
+  if (p === 1) r2Interval = percentileInterval(fvu.map((v) => 1 - v), level);
+  return { fvu: fvuInterval, r2MeanOverDims: r2m ? percentileInterval(r2m, level) : null, r2: r2Interval };
+}
+
+/** What every metric of RegressionMetrics but the intervals is computed from (per output dim but `ratioSum`). */
+export interface RegressionSums {
+  rows: number;
+  /** Per dim: mean of the targets, Σ(y − ȳ)², Σ(y − ŷ)². */
+  mean: Float64Array;
+  m2: Float64Array;
+  sse: Float64Array;
+  /** Σ_t ‖y − ŷ‖² / ‖y‖² (normalized_mse); NaN where the rows are no longer at hand (sums merged from shards). */
+  ratioSum: number;
+}
+
+/** Dims whose centred sum of squares is zero up to the rounding of their mean. */
+export function constantMask(n: number, mean: Float64Array, m2: Float64Array): Uint8Array {
+  const mask = new Uint8Array(mean.length);
+  for (let j = 0; j < mean.length; j++) {
+    const scale = 8 * Number.EPSILON * Math.abs(mean[j]);
+    mask[j] = m2[j] <= n * scale * scale ? 1 : 0;
+  }
+  return mask;
+}
+
+/** The metrics of METRICS from their sums (the one place their formulas live). */
+export function regressionMetrics(s: RegressionSums): RegressionMetrics {
+  const p = s.mean.length, n = s.rows;
+  const r2PerDim = new Float64Array(p);
+  const constant = constantMask(n, s.mean, s.m2);
+  let sse = 0, sst = 0, r2Sum = 0, counted = 0, constantDims = 0;
+  for (let j = 0; j < p; j++) {
+    sse += s.sse[j];
+    sst += s.m2[j];
+    if (constant[j]) { r2PerDim[j] = NaN; constantDims++; continue; }
+    r2PerDim[j] = 1 - s.sse[j] / s.m2[j];
+    r2Sum += r2PerDim[j];
+    counted++;
+  }
+  // r2_flat: centred on one scalar mean of all entries, m2_flat = Σ_j m2_j + n Σ_j (mean_j − m)².
+  let grand = 0;
+  for (let j = 0; j < p; j++) grand += s.mean[j];
+  grand /= p;
+  let flat = 0;
+  for (let j = 0; j < p; j++) flat += s.m2[j] + n * (s.mean[j] - grand) ** 2;
+  return {
+    rows: n, outputs: p,
+    fvu: sse / sst,
+    r2MeanOverDims: counted > 0 ? r2Sum / counted : NaN,
+    r2: p === 1 ? 1 - sse / sst : null,
+    r2Flat: 1 - sse / flat,
+    normalizedMse: s.ratioSum / n,
+    r2PerDim, constantDims,
+    sumSquaredError: sse, sumSquaredDeviation: sst,
+  };
 }
 
 function checkPair(x: ArrayLike<number>, xHat: ArrayLike<number>, cols: number, what: string): number {

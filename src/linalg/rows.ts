@@ -16,6 +16,8 @@ export interface RowSource {
   chunks(rowsPerChunk: number): Iterable<RowChunk>;
   /** A short name for error messages (a file path, a parameter name). */
   readonly name?: string;
+  /** Rows [start, end) as a source of their own, read without the rows before them (see `sliceRows`). */
+  slice?(start: number, end: number): RowSource;
 }
 
 function checkShape(rows: number, cols: number, name: string): void {
@@ -34,7 +36,36 @@ export function arraySource(data: RowChunk, cols: number, name = "array"): RowSo
       const step = Math.max(1, Math.floor(rowsPerChunk));
       for (let r = 0; r < rows; r += step) yield data.subarray(r * cols, Math.min(rows, r + step) * cols);
     },
+    slice: (start, end) => arraySource(data.subarray(checkRange(rows, start, end, name) * cols, end * cols), cols, name),
   };
+}
+
+function checkRange(rows: number, start: number, end: number, name: string): number {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > rows) {
+    throw new InputError(name, `rows [${start}, ${end}) are not a range of its ${rows} rows`);
+  }
+  return start;
+}
+
+/**
+ * Rows [start, end) of a source: through its own `slice` when it has one (a file read from an offset), otherwise by
+ * reading and skipping the rows before `start`.
+ */
+export function sliceRows(source: RowSource, start: number, end: number): RowSource {
+  const name = source.name ?? "source";
+  checkRange(source.rows, start, end, name);
+  if (source.slice) {
+    const s = source.slice(start, end);
+    if (s.rows !== end - start || s.cols !== source.cols) throw new InputError(name, `its slice [${start}, ${end}) has ${s.rows}×${s.cols} rows, not ${end - start}×${source.cols}`);
+    return s;
+  }
+  return generatedSource(end - start, source.cols, function* (rowsPerChunk) {
+    for (const { data, start: s, rows } of readChunks(source, rowsPerChunk)) {
+      const lo = Math.max(start, s), hi = Math.min(end, s + rows);
+      if (lo < hi) yield data.subarray((lo - s) * source.cols, (hi - s) * source.cols);
+      if (s + rows >= end) return;
+    }
+  }, name);
 }
 
 /** A source over rows given as nested arrays (convenient in notebooks); copied once into float64. */
