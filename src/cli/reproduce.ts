@@ -60,5 +60,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 const USER_DATA = `On your own SAEs (the report goes to --out, default ./report-<name of DIR>):
-  darkmatter reproduce --sae-dir DIR (--activations STORE_OR_NPY | --model M.bin --tokenizer T.bin --text F.txt) [--hook H] [--only NAME] --out DIR
+  darkmatter reproduce --sae-dir DIR (--activations STORE_OR_NPY | --model M.bin --tokenizer T.bin --text F.txt |
+                                      --model HF_FOLDER --text F.txt) [--hook H] [--only NAME] --out DIR
+  HF_FOLDER is a Hugging Face checkpoint (config.json, safetensors, tokenizer.json; Gemma 2 or Llama 3).
   DIR holds SAEs in any supported format (Gemma Scope, SAELens, sparsify, Llama Scope); every path is checked before a notebook starts.`;

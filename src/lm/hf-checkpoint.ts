@@ -137,8 +137,26 @@ export interface OpenHfOptions {
   checkFinite?: boolean;
 }
 
-/** Opens, validates and reads a checkpoint folder. */
-export function loadHfCheckpoint(dir: string, options: OpenHfOptions = {}): HfCheckpoint {
+interface CheckedTensors {
+  config: HfConfig;
+  configText: Buffer;
+  prefix: string;
+  /** Every tensor the config needs, present with its dtype and shape (bytes not read yet). */
+  tensors: Map<string, StoredTensor>;
+  files: Map<string, TensorFile>;
+}
+
+/**
+ * Checks a checkpoint folder without reading its weights: config.json, the shard index, and every tensor the config
+ * needs present with a weight dtype and the implied shape. Throws an InputError naming the file; closes what it opened.
+ */
+export function checkHfCheckpoint(dir: string): HfConfig {
+  const checked = checkTensors(dir);
+  for (const f of checked.files.values()) f.close();
+  return checked.config;
+}
+
+function checkTensors(dir: string): CheckedTensors {
   const config = readHfConfig(dir);
   const configText = fs.readFileSync(path.join(dir, HF_CONFIG_FILE));
   const shards = shardMap(dir);
@@ -163,9 +181,7 @@ export function loadHfCheckpoint(dir: string, options: OpenHfOptions = {}): HfCh
       return f !== undefined && open(f, name).entries.some((e) => e.name === name);
     };
     const prefix = has("model.embed_tokens.weight") || !has("embed_tokens.weight") ? "model." : "";
-    const hash = createHash("sha256").update(configText);
     const tensors = new Map<string, StoredTensor>();
-    let bytes = 0;
     for (const want of expectedTensors(config, prefix)) {
       const file = fileOf(want.name);
       const where = typeof shards === "string" ? shards : path.join(dir, HF_INDEX_FILE);
@@ -179,6 +195,19 @@ export function loadHfCheckpoint(dir: string, options: OpenHfOptions = {}): HfCh
       }
       tensors.set(want.name, { name: want.name, dtype: entry.dtype, shape: entry.shape, file, bytes: new Uint8Array(0) });
     }
+    return { config, configText, prefix, tensors, files };
+  } catch (e) {
+    for (const f of files.values()) f.close();
+    throw e;
+  }
+}
+
+/** Opens, validates and reads a checkpoint folder. */
+export function loadHfCheckpoint(dir: string, options: OpenHfOptions = {}): HfCheckpoint {
+  const { config, configText, prefix, tensors, files } = checkTensors(dir);
+  try {
+    const hash = createHash("sha256").update(configText);
+    let bytes = 0;
     // All present and well-shaped: now read the bytes.
     for (const t of tensors.values()) {
       t.bytes = readBytes(files.get(t.file)!, t.name);

@@ -32,7 +32,7 @@ export { isForwardModel } from "./model";
 // options, hooks and splices as forward(); forward(model, …) also accepts an HfModel.
 export { HfModel, loadHfModel, loadHfModelAndTokenizer } from "./hf-model";
 export type { HfModelOptions } from "./hf-model";
-export { loadHfCheckpoint, readHfConfig, isHfCheckpointDir } from "./hf-checkpoint";
+export { checkHfCheckpoint, loadHfCheckpoint, readHfConfig, isHfCheckpointDir } from "./hf-checkpoint";
 export type { HfCheckpoint } from "./hf-checkpoint";
 export { parseHfConfig } from "./hf-config";
 export type { HfConfig } from "./hf-config";

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { openActivationSource } from "../activations/sources";
 import { InputError } from "../errors";
-import { loadLlama2c, loadTokenizer } from "../lm/index";
+import { checkHfCheckpoint, isHfCheckpointDir, loadHfTokenizer, loadLlama2c, loadTokenizer } from "../lm/index";
 import { listSaes } from "../pipeline/saes";
 
 /** What a user passes on the command line; paths relative to the current folder. */
@@ -30,14 +30,20 @@ export function userParameters(data: UserData, cwd = process.cwd()): Record<stri
   };
   const saeDir = abs("sae-dir", data.saeDir, "dir")!;
   const activations = abs("activations", data.activations, "any");
-  const model = abs("model", data.model, "file");
+  // --model is a llama2.c file, or a Hugging Face checkpoint folder that carries its own tokenizer.json.
+  const model = abs("model", data.model, "any");
+  const hf = model !== null && isHfCheckpointDir(model);
+  if (model !== null && !hf && fs.statSync(model).isDirectory()) {
+    throw new InputError(`--model ${data.model}`, "is a folder without config.json; expected a llama2.c model.bin or a Hugging Face checkpoint folder");
+  }
   const tokenizer = abs("tokenizer", data.tokenizer, "file");
   const text = abs("text", data.text, "file");
   if (activations && (model || tokenizer || text)) {
     throw new InputError("--activations", "give either --activations or --model, --tokenizer and --text, not both");
   }
-  if (!activations && !(model && tokenizer && text)) {
-    const missing = [["--model", model], ["--tokenizer", tokenizer], ["--text", text]].filter(([, v]) => !v).map(([f]) => f);
+  if (hf && tokenizer) throw new InputError("--tokenizer", `is not used with a Hugging Face checkpoint folder (${data.model} has its tokenizer.json)`);
+  if (!activations && !(model && (tokenizer || hf) && text)) {
+    const missing = [["--model", model], ["--tokenizer", tokenizer || hf], ["--text", text]].filter(([, v]) => !v).map(([f]) => f);
     throw new InputError("--sae-dir", activations === null && missing.length === 3
       ? "needs activations: --activations (a store folder or a .npy of [tokens, d]) or --model, --tokenizer and --text"
       : `building activations needs ${missing.join(", ")} too`);
@@ -49,6 +55,9 @@ export function userParameters(data: UserData, cwd = process.cwd()): Record<stri
   const hook = data.hook ?? null;
   if (activations) {
     openActivationSource(activations, hook ?? undefined).close(); // throws InputError for a bad file or hook
+  } else if (hf) {
+    const config = checkHfCheckpoint(model!); // every tensor present and well-shaped; weights are read by the notebooks
+    loadHfTokenizer(model!, config.bosTokenId);
   } else {
     const weights = loadLlama2c(model!);
     loadTokenizer(tokenizer!, weights.config.vocabSize);

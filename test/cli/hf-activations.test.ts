@@ -7,21 +7,8 @@ import { openActivationStore } from "../../src/activations/store";
 import { run } from "../../src/cli/activations";
 import { InputError } from "../../src/errors";
 import { writeNpy } from "../../src/io/npy";
-import { tinyTokens, writeTinyCheckpoint } from "../lm/hf-fixtures";
+import { tinyTokens, WORDS, writeTinyCheckpoint, writeWordTokenizer } from "../lm/hf-fixtures";
 import { referenceForward, referenceLoss } from "../lm/hf-reference";
-
-const WORDS = "the a cat dog sat on mat and ran far".split(" ");
-
-/** A word-level tokenizer.json: <unk> 0, <bos> 1, then WORDS. */
-function writeWordTokenizer(dir: string): void {
-  const vocab: Record<string, number> = { "<unk>": 0, "<bos>": 1 };
-  WORDS.forEach((w, i) => { vocab[w] = i + 2; });
-  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify({
-    version: "1.0", added_tokens: [{ id: 1, content: "<bos>", special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }],
-    normalizer: null, pre_tokenizer: { type: "Whitespace" }, post_processor: null, decoder: null,
-    model: { type: "WordLevel", vocab, unk_token: "<unk>" },
-  }));
-}
 
 test("darkmatter activations --model HF_DIR --tokens T.npy --layers all: the store's activations and losses match the reference", async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hf-cli-"));

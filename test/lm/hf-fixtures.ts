@@ -115,3 +115,16 @@ export function tinyTokens(B: number, T: number, vocab: number, seed = 3): numbe
   const r = mulberry32(seed);
   return Array.from({ length: B }, () => Array.from({ length: T }, () => Math.floor(r() * vocab)));
 }
+
+export const WORDS = "the a cat dog sat on mat and ran far".split(" ");
+
+/** A word-level tokenizer.json: <unk> 0, <bos> 1, then WORDS. */
+export function writeWordTokenizer(dir: string): void {
+  const vocab: Record<string, number> = { "<unk>": 0, "<bos>": 1 };
+  WORDS.forEach((w, i) => { vocab[w] = i + 2; });
+  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify({
+    version: "1.0", added_tokens: [{ id: 1, content: "<bos>", special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }],
+    normalizer: null, pre_tokenizer: { type: "Whitespace" }, post_processor: null, decoder: null,
+    model: { type: "WordLevel", vocab, unk_token: "<unk>" },
+  }));
+}
