@@ -295,7 +295,16 @@ export class LatentPages {
 }
 
 /** One latent active on a token, with its density over the store (rare latents are the specific ones). */
-export interface LatentOnToken { latent: number; activation: number; density: number; token: string }
+export interface LatentOnToken {
+  /** The latent's index (its card: `pages.card(latent)`). */
+  latent: number;
+  /** Its activation on the token. */
+  activation: number;
+  /** The fraction of store tokens it is active on. */
+  density: number;
+  /** The token's text. */
+  token: string;
+}
 
 /** The printed form of a card (a cell's last value): the latent's numbers and its top context, not every window. */
 function cardSummary(c: LatentCard): string[] {

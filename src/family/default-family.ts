@@ -106,8 +106,11 @@ export interface EnsureFamilyOptions {
 }
 
 export interface DefaultFamily {
+  /** The family folder; an entry's SAE is at path.join(dir, entry.folder). */
   dir: string;
+  /** The activation store the family was trained on (`dm.activations.openActivationStore(storeDir)`). */
   storeDir: string;
+  /** Every SAE's numbers (`summary.entries`). */
   summary: FamilySummary;
 }
 

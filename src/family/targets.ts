@@ -99,8 +99,11 @@ export function saeFingerprint(sae: Sae): string {
 
 /** The three error components of a batch x [rows, d] (float32; linear + nonlinear = error up to float32 rounding). */
 export interface ErrorComponents {
+  /** SaeError = x − Sae(x). */
   error: Float32Array;
+  /** LinearError = x·b* (+ intercept): the part of the error x predicts linearly. */
   linear: Float32Array;
+  /** NonlinearError = SaeError − LinearError. */
   nonlinear: Float32Array;
 }
 
