@@ -14,7 +14,9 @@ import { ActivationTable, tokenTextFn } from "./table";
 
 /** A language model ready to run: tensors and its tokenizer. */
 export interface LanguageModel {
+  /** The weights as tensors, and the model's sizes (`params.config`). */
   params: LlamaParams;
+  /** Encodes text to token ids and back (`tokenizer.encode`, `tokenizer.decode`). */
   tokenizer: Tokenizer;
   /** Where it came from (a file path, or "default"). */
   name?: string;

@@ -32,13 +32,19 @@ export function tokenTextFn(tokenizer: Tokenizer): (token: number) => string {
 }
 
 export class ActivationTable implements RowSource {
+  /** Rows (tokens). */
   readonly rows: number;
+  /** Values per row (d_model for activations). */
   readonly d: number;
+  /** What the values are (a hook name, "SaeError", …). */
   readonly name: string;
   /** Row-major [rows, d]. */
   readonly x: Float32Array;
+  /** Each row's sequence (input text or store context). */
   readonly sequence: Int32Array;
+  /** Each row's position in its sequence. */
   readonly position: Int32Array;
+  /** Each row's token id. */
   readonly token: Int32Array;
   readonly loss: Float32Array | undefined;
   private readonly text: ((token: number) => string) | undefined;

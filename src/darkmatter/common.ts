@@ -19,6 +19,7 @@ export type SaeOutputs = { reconstruct: ReconstructFn } | { reconstructions: Row
 export interface SaeInput {
   /** Activations x, [tokens, d]. */
   activations: RowSource;
+  /** The SAE's outputs on those activations. */
   sae: SaeOutputs;
 }
 
@@ -30,7 +31,9 @@ export interface SaeModelLike {
 
 /** Activations (any RowSource: an ActivationTable, a store's rows, an array) with an SAE object. */
 export interface ModelSaeInput {
+  /** Activations x, [tokens, d]: an ActivationTable, a store's rows or an array source. */
   activations: RowSource;
+  /** The SAE (e.g. from `dm.sae.loadSae`): its forward pass gives the reconstructions. */
   sae: SaeModelLike;
 }
 

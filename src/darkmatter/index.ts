@@ -41,3 +41,9 @@ export { contourGrid, contourGrids, familyPoint, matchedL0, delaunay, interpolat
 export type { FamilyPoint, ContourMetric, ContourOptions, ContourGrid, MatchedSae } from "./contours";
 export { saeFitWarnings, NormAccumulator, SANITY_LIMITS } from "./sanity";
 export type { SaeFitFacts } from "./sanity";
+// Types the public signatures above use, so the API reference can show them.
+export type { PowerLawParameters, PowerLawWeighting, PowerLawBootstrapOptions } from "./powerlaw";
+export type { InputGram } from "../linalg/least-squares";
+export type { DetectionSummary, Proportion, ScoredExample, ScoringExample, ActivatingExample } from "./autointerp";
+export type { SparseCodes } from "./pursuit";
+export type { AcrossWidthVariation } from "./pertoken";

@@ -8,7 +8,7 @@ import { ActivationTable, tokenTextFn } from "../activations/table";
 import { openActivationStore, type ActivationStore } from "../activations/store";
 import type { LanguageModel } from "../activations/run";
 import { InputError } from "../errors";
-import { formatNumber, inspectSymbol } from "../inspect";
+import { formatNumber, inspectSymbol, withSummary } from "../inspect";
 import { saeFingerprint } from "../family/targets";
 import { cached } from "../pipeline/cache";
 import type { Progress } from "../progress";
@@ -187,6 +187,8 @@ export class LatentPages {
   constructor(readonly sae: Sae, readonly label: string, readonly store: ActivationStore, readonly stats: LatentStats,
     readonly model: LanguageModel | null, readonly window: { before: number; after: number }) {
     this.text = model ? tokenTextFn(model.tokenizer) : (t: number) => `#${t}`;
+    withSummary(stats, (s) => [`LatentStats ${s.hook}: ${s.d_sae} latents over ${s.rows} rows; top ${s.topK} rows, ${s.bins} histogram bins, ` +
+      `${s.bands} bands × ${s.perBand} samples per latent`, "  [d_sae]-long .count, .sum, .max; pages.card(j) reads latent j's part of every array"]);
     this.storeTokens = store.tokens();
     this.ctx = store.manifest.config.ctx;
   }
@@ -204,7 +206,7 @@ export class LatentPages {
     };
     const mx = s.max[j];
     const edges = Array.from({ length: s.bins + 1 }, (_, b) => (mx * b) / s.bins);
-    return {
+    return withSummary<LatentCard>({
       latent: j, sae: this.label, hook: s.hook, rows: s.rows, count: s.count[j], density: s.count[j] / s.rows,
       meanActivation: s.count[j] ? s.sum[j] / s.count[j] : 0, maxActivation: mx,
       top: windows(s.topRows, s.topValues, j * s.topK, s.topK),
@@ -217,7 +219,7 @@ export class LatentPages {
       }).reverse(),
       histogram: { edges, counts: Array.from(s.histogram.subarray(j * s.bins, (j + 1) * s.bins)) },
       promoted: this.model ? this.promoted(j, 10) : null,
-    };
+    }, cardSummary);
   }
 
   /** The tokens around a store row, each with latent j's activation (encoded on the fly: windows are small). */
@@ -266,7 +268,7 @@ export class LatentPages {
    * The latents most active on one token: a row of an ActivationTable (e.g. from `run`), or a store row number.
    * Each comes with its density, so rare (specific) latents stand out.
    */
-  latentsOn(input: ActivationTable | number, row = 0, n = 8): { latent: number; activation: number; density: number; token: string }[] {
+  latentsOn(input: ActivationTable | number, row = 0, n = 8): LatentOnToken[] {
     let x: Float32Array, token: string;
     if (typeof input === "number") {
       const c = this.store.readRows(this.stats.hook, input, 1);
@@ -278,7 +280,8 @@ export class LatentPages {
     }
     const lat = this.sae.encode(Float32Array.from(x));
     const out = Array.from(lat.indices, (j, i) => ({ latent: j, activation: lat.values[i], density: this.stats.count[j] / this.stats.rows, token }));
-    return out.sort((a, b) => b.activation - a.activation).slice(0, n);
+    return withSummary(out.sort((a, b) => b.activation - a.activation).slice(0, n), (l) => [
+      `${l.length} latents on ${JSON.stringify(token)}: ${l.map((o) => `${o.latent} (${formatNumber(o.activation, 3)}, density ${densityText(o.density)})`).join(", ")}`]);
   }
 
   [inspectSymbol](): string {
@@ -289,6 +292,28 @@ export class LatentPages {
       `${dead} never active\n  .card(j) / dm.viz.showLatent(pages, j); .latentsOn(table, row) / dm.viz.showLatentsOn(pages, table, row)` +
       `${this.model ? "" : "\n  no model given: promoted output tokens are not shown"}`;
   }
+}
+
+/** One latent active on a token, with its density over the store (rare latents are the specific ones). */
+export interface LatentOnToken {
+  /** The latent's index (its card: `pages.card(latent)`). */
+  latent: number;
+  /** Its activation on the token. */
+  activation: number;
+  /** The fraction of store tokens it is active on. */
+  density: number;
+  /** The token's text. */
+  token: string;
+}
+
+/** The printed form of a card (a cell's last value): the latent's numbers and its top context, not every window. */
+function cardSummary(c: LatentCard): string[] {
+  const top = c.top[0];
+  const context = top ? top.tokens.map((t, i) => (i === top.focus ? `[${t.text}]` : t.text)).join("") : "";
+  return [`LatentCard ${c.latent} of ${c.sae} (${c.hook}): active on ${c.count} of ${c.rows} tokens (${densityText(c.density)}), ` +
+    `mean ${formatNumber(c.meanActivation, 3)}, max ${formatNumber(c.maxActivation, 3)}`,
+    top ? `  top: ${JSON.stringify(context.length > 100 ? `…${context.slice(-100)}` : context)} (${formatNumber(top.activation, 3)})` : "  never active",
+    `  .top (${c.top.length}), .bands, .histogram${c.promoted ? ", .promoted" : ""}; dm.viz.showLatent(pages, ${c.latent}) draws the card`];
 }
 
 /** Density as a percentage string. */

@@ -106,8 +106,11 @@ export interface EnsureFamilyOptions {
 }
 
 export interface DefaultFamily {
+  /** The family folder; an entry's SAE is at path.join(dir, entry.folder). */
   dir: string;
+  /** The activation store the family was trained on (`dm.activations.openActivationStore(storeDir)`). */
   storeDir: string;
+  /** Every SAE's numbers (`summary.entries`). */
   summary: FamilySummary;
 }
 
@@ -126,9 +129,14 @@ export async function ensureDefaultFamily(profile: FamilyProfile = "full", optio
   const store = built.store!;
   try {
     const summary = await trainFamily(store, plan.request, plan.dir, { progress: options.progress });
-    return withSummary({ dir: plan.dir, storeDir: built.dir, summary }, (f) => [`DefaultFamily ${profile}: ${f.summary.entries.length} SAEs in ${f.dir}`,
-      `  store ${f.storeDir}`, "  .summary.entries[i] for one SAE; path.join(family.dir, entry.folder) is its folder"]);
+    return defaultFamily(profile, { dir: plan.dir, storeDir: built.dir, summary });
   } finally {
     store.close();
   }
+}
+
+/** A DefaultFamily with its printed form (a cell's last value): size and folders, not the summary's records. */
+export function defaultFamily(profile: FamilyProfile, f: DefaultFamily): DefaultFamily {
+  return withSummary({ ...f }, (x) => [`DefaultFamily ${profile}: ${x.summary.entries.length} SAEs in ${x.dir}`,
+    `  store ${x.storeDir}`, "  .summary.entries[i] for one SAE; path.join(family.dir, entry.folder) is its folder"]);
 }

@@ -44,6 +44,7 @@ export type FamilyRequest = Partial<Omit<FamilyConfig, "recipe">> & { widths: nu
 
 /** One SAE of a family: its numbers, where it lies, and whether this run reused it. */
 export interface FamilyEntry extends SaeResult {
+  /** The hook the SAE reads (blocks.3.hook_resid_post). */
   hook: string;
   layer: number;
   /** Folder relative to the family folder (layer_3/width_1k/average_l0_16). */
@@ -60,6 +61,7 @@ export interface FamilySummary {
   config: FamilyConfig;
   /** The b* fit per hook, for the linear and nonlinear targets (only for hooks where an SAE was trained this run). */
   linearMaps: Record<string, LinearMapReport>;
+  /** One per SAE, in hook, width, k order. */
   entries: FamilyEntry[];
   trained: number;
   reused: number;

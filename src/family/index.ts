@@ -22,3 +22,6 @@ export { compareErrorTargets, comparisonTable } from "./compare";
 export type { CompareOptions, ErrorTargetComparison } from "./compare";
 export { ensureDefaultFamily, defaultFamilyPlan, DEFAULT_FAMILY_ROOT, FAMILY_PROFILES } from "./default-family";
 export type { FamilyProfile, DefaultFamilyPlan, EnsureFamilyOptions, DefaultFamily } from "./default-family";
+// Types the public signatures above use, so the API reference can show them.
+export type { RecipeArchitecture, TrainerSettings } from "./train-target";
+export type { FileSum } from "../io/entry";

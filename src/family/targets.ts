@@ -11,6 +11,7 @@ import * as path from "path";
 import type { ActivationStore } from "../activations/index";
 import { decomposeSaeError } from "../darkmatter/decomposition";
 import { InputError } from "../errors";
+import { formatNumber, withSummary } from "../inspect";
 import { LeastSquaresFit, predict } from "../linalg/least-squares";
 import { permutation } from "../linalg/random";
 import { arraySource, generatedSource, RowSource } from "../linalg/rows";
@@ -98,8 +99,11 @@ export function saeFingerprint(sae: Sae): string {
 
 /** The three error components of a batch x [rows, d] (float32; linear + nonlinear = error up to float32 rounding). */
 export interface ErrorComponents {
+  /** SaeError = x − Sae(x). */
   error: Float32Array;
+  /** LinearError = x·b* (+ intercept): the part of the error x predicts linearly. */
   linear: Float32Array;
+  /** NonlinearError = SaeError − LinearError. */
   nonlinear: Float32Array;
 }
 
@@ -112,7 +116,19 @@ export function errorComponents(x: Float32Array, rows: number, sae: Sae, linearM
     linear[i] = lin[i];
     nonlinear[i] = error[i] - lin[i];
   }
-  return { error, linear, nonlinear };
+  return withSummary<ErrorComponents>({ error, linear, nonlinear }, (c) => componentsSummary(c, rows));
+}
+
+/** The printed form of error components: the mean squared norm per row of each, not the arrays. */
+function componentsSummary(c: ErrorComponents, rows: number): string[] {
+  const meanSq = (a: Float32Array) => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+    return formatNumber(rows ? s / rows : NaN, 3);
+  };
+  return [`ErrorComponents ${rows} rows × ${rows ? c.error.length / rows : 0}: mean ‖·‖² per row: ` +
+    `SaeError ${meanSq(c.error)}, LinearError ${meanSq(c.linear)}, NonlinearError ${meanSq(c.nonlinear)}`,
+    "  .error = .linear + .nonlinear: Float32Array [rows × d] each (ActivationTable.withValues labels them by token)"];
 }
 
 export interface LinearMapOptions {

@@ -85,7 +85,9 @@ export function trainConfigFor(width: number, k: number, recipe: SaeRecipe): Tra
 export interface SaeResult {
   target: TargetKind;
   hook: string | null;
+  /** Latents (d_sae). */
   width: number;
+  /** TopK's k, or JumpReLU's target L0. */
   k: number;
   /** Measured mean active latents per held-out token. */
   l0: number;

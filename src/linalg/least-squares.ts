@@ -13,6 +13,7 @@
 // dependent columns are located, reported through `warnings`/`onWarning`, and given coefficient 0 (a basic
 // least-squares solution; the fitted values remain the least-squares projection).
 import { InputError } from "../errors";
+import { formatNumber, withSummary } from "../inspect";
 import { bootstrapPlan, BootstrapOptions, MultinomialResampler } from "./bootstrap";
 import { choleskyInPlace, solveWithFactor } from "./cholesky";
 import { getKernels, Kernels } from "./kernels";
@@ -358,10 +359,10 @@ export class NormalEquations {
         "coefficients may be inaccurate in the nearly dependent directions (fitted values are not affected much)");
     }
     const allDependent = [...constantCols, ...dependent].sort((a, b) => a - b);
-    return {
+    return withSummary<LeastSquaresFit>({
       inputs: d, outputs: p, coefficients, intercept: interceptVec, rows: n, droppedNonFinite: 0,
       rank: d - allDependent.length, dependentColumns: allDependent, conditionEstimate, warnings,
-    };
+    }, fitSummary);
   }
 }
 
@@ -519,7 +520,17 @@ export function selectOutputs(fit: LeastSquaresFit, from: number, to: number): L
   if (!(from >= 0 && to <= p && q >= 1)) throw new InputError("selectOutputs", `bad output range [${from}, ${to}) of ${p}`);
   const coefficients = new Float64Array(d * q);
   for (let i = 0; i < d; i++) coefficients.set(fit.coefficients.subarray(i * p + from, i * p + to), i * q);
-  return { ...fit, outputs: q, coefficients, intercept: fit.intercept ? fit.intercept.slice(from, to) : null, warnings: [...fit.warnings] };
+  return withSummary<LeastSquaresFit>({ ...fit, outputs: q, coefficients, intercept: fit.intercept ? fit.intercept.slice(from, to) : null,
+    warnings: [...fit.warnings] }, fitSummary);
+}
+
+/** The printed form of a fit (a cell's last value): its shape and health, not the coefficients. */
+export function fitSummary(f: LeastSquaresFit): string[] {
+  const lines = [`LeastSquaresFit ${f.inputs} → ${f.outputs} ${f.intercept ? "with" : "without"} intercept, fit on ${f.rows} rows: ` +
+    `rank ${f.rank} of ${f.inputs}, condition ≳ ${formatNumber(f.conditionEstimate, 2)}`,
+    "  .coefficients: Float64Array [inputs × outputs] (row-major); .intercept: [outputs] or null"];
+  if (f.warnings.length) lines.push(`  ${f.warnings.length} warning(s): ${f.warnings[0].slice(0, 100)}${f.warnings.length > 1 || f.warnings[0].length > 100 ? " …" : ""}`);
+  return lines;
 }
 
 export interface EvaluateOptions {

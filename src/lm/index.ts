@@ -48,3 +48,11 @@ export { tokenizeDocuments, documentContexts, sampleContexts, tokenRows, piecesA
 export { trainBpe } from "./bpe";
 export { trainLanguageModel, initWeights, meanLoss, unigramCE, learningRate, DEFAULT_TRAIN } from "./train";
 export { loadDefaultModel, trainDefaultModel, tokenizeWith, DEFAULT_MODEL_FILE, DEFAULT_TOKENIZER_FILE } from "./train-default";
+// Types the public signatures above use, so the API reference can show them.
+export type { TrainConfig, TrainOptions, TrainResult, EvalPoint } from "./train";
+export type { StoredTensor, LayerTensors, OpenHfOptions } from "./hf-checkpoint";
+export type { Llama3Rope, HfModelType } from "./hf-config";
+export type { Contexts, TokenizedCorpus, TextEncoder } from "./corpus-tokens";
+export type { TokenGrid } from "./token-file";
+export type { BpeVocab, BpeOptions } from "./bpe";
+export type { ModelReport, TrainDefaultOptions } from "./train-default";

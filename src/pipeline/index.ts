@@ -25,3 +25,5 @@ export { whyTheNumbersDiffer, whyDifferVerdict, qualityConfound, whyDifferClaims
 export type { WhyDifferResult, WhyDifferOptions, StudyPoint, FactorEffect, FactorName, Variant, Measure } from "./why-differ";
 export { ladderModels, ladderPlan, ensureLadderFamily, ensureArchitectureFamily, ARCHITECTURES } from "./ladder";
 export type { Architecture, LadderModel, LadderFamily } from "./ladder";
+// Types the public signatures above use, so the API reference can show them.
+export type { Measured } from "./why-differ";

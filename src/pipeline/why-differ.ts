@@ -191,7 +191,8 @@ const memo: { key: string; norms: Float64Array | null; entry: string; sae: Sae |
   { key: "", norms: null, entry: "", sae: null, outputs: null };
 function releaseMemo(): void { memo.sae?.dispose(); memo.sae = null; memo.outputs = null; memo.entry = ""; memo.norms = null; memo.key = ""; }
 
-type Measured = Pick<StudyPoint, "l0Measured" | "vectorR2" | "normR2" | "fvu" | "fvuNonlinear" | "trainRows" | "evaluatedRows" | "normSpread">;
+/** One SAE's numbers under one variant (what measureVariant returns). */
+export type Measured = Pick<StudyPoint, "l0Measured" | "vectorR2" | "normR2" | "fvu" | "fvuNonlinear" | "trainRows" | "evaluatedRows" | "normSpread">;
 
 /** Decomposes one SAE's error under a variant, with bootstrap intervals (cached by SAE contents, activations, variant). */
 export async function measureVariant(ctx: AnalysisContext, entry: SaeEntry, variant: Variant, resamples: number): Promise<Measured> {

@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { scriptJson } from "../viz/html";
 import { Figure, figureSize, plotlyBundleHtml, StaticImage } from "../viz/plotly";
+import { cachedChartImages, CHART_IMAGE_CACHE } from "./chart-cache";
 
 const CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
 
@@ -67,16 +68,34 @@ export function renderHtml(htmlFile: string, opts: { budgetMs?: number; screensh
 
 /**
  * Static PNGs of charts, all drawn in one Chromium session (starting Chromium and parsing plotly.js cost a few
- * seconds, so once per notebook rather than once per chart). Each entry is the base64 PNG or why it failed.
+ * seconds, so once per notebook rather than once per chart), or read back from the chart-image cache when the same
+ * figure was drawn before. Each entry is the base64 PNG or why it failed.
  */
-export function renderChartImages(figures: Figure[], opts: { chromium?: string | null; scale?: number } = {}): StaticImage[] {
+export function renderChartImages(figures: Figure[], opts: ChartImageOptions = {}): StaticImage[] {
   if (figures.length === 0) return [];
-  const chromium = opts.chromium === undefined ? findChromium() : opts.chromium;
-  if (!chromium) return figures.map(() => ({ missing: NO_CHROMIUM }));
+  const items = figures.map((f) => ({ data: f.data, layout: f.layout, ...figureSize(f) }));
+  const scale = opts.scale ?? 1;
+  const cacheDir = opts.cacheDir === undefined ? CHART_IMAGE_CACHE : opts.cacheDir;
+  if (cacheDir === null) return drawChartImages(items, scale, opts.chromium);
+  return cachedChartImages(items, scale, cacheDir, (missing) => drawChartImages(missing, scale, opts.chromium));
+}
+
+export interface ChartImageOptions {
+  /** The Chromium executable (default: found on PATH); null draws nothing (each image says why). */
+  chromium?: string | null;
+  scale?: number;
+  /** Folder of images already drawn (default .cache/chart-images); null draws every chart. */
+  cacheDir?: string | null;
+}
+
+type ChartItem = { data: Figure["data"]; layout: Figure["layout"]; width: number; height: number };
+
+function drawChartImages(items: ChartItem[], scale: number, chromiumOption: string | null | undefined): StaticImage[] {
+  const chromium = chromiumOption === undefined ? findChromium() : chromiumOption;
+  if (!chromium) return items.map(() => ({ missing: NO_CHROMIUM }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-chart-images-"));
   const userDir = path.join(dir, "profile");
   const page = path.join(dir, "charts.html");
-  const items = figures.map((f) => ({ data: f.data, layout: f.layout, ...figureSize(f) }));
   fs.writeFileSync(page, `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>\n${plotlyBundleHtml()}\n` +
     `<pre id="dm-images"></pre>\n<script>(async function () {\n` +
     `  var figs = ${scriptJson(items)}, lines = [];\n` +
@@ -85,7 +104,7 @@ export function renderChartImages(figures: Figure[], opts: { chromium?: string |
     `    div.style.width = f.width + "px"; div.style.height = f.height + "px"; document.body.appendChild(div);\n` +
     `    try {\n` +
     `      await Plotly.newPlot(div, f.data, f.layout, { staticPlot: true });\n` +
-    `      lines.push(i + " " + await Plotly.toImage(div, { format: "png", width: f.width, height: f.height, scale: ${opts.scale ?? 1} }));\n` +
+    `      lines.push(i + " " + await Plotly.toImage(div, { format: "png", width: f.width, height: f.height, scale: ${scale} }));\n` +
     `    } catch (e) { lines.push(i + " error " + String(e && e.message || e).replace(/\\s+/g, " ")); }\n` +
     `    Plotly.purge(div); div.remove();\n` +
     `  }\n` +
@@ -94,10 +113,10 @@ export function renderChartImages(figures: Figure[], opts: { chromium?: string |
   try {
     let dom = "";
     try {
-      dom = execFileSync(chromium, [...chromiumArgs(userDir), `--virtual-time-budget=${30_000 + 5_000 * figures.length}`, "--dump-dom", `file://${page}`],
+      dom = execFileSync(chromium, [...chromiumArgs(userDir), `--virtual-time-budget=${30_000 + 5_000 * items.length}`, "--dump-dom", `file://${page}`],
         { encoding: "utf8", maxBuffer: 1 << 28, timeout: 300_000, stdio: ["ignore", "pipe", "ignore"] });
     } catch (e) {
-      return figures.map(() => ({ missing: `Chromium failed to draw the static image (${(e as Error).message.split("\n")[0]})` }));
+      return items.map(() => ({ missing: `Chromium failed to draw the static image (${(e as Error).message.split("\n")[0]})` }));
     }
     const text = dom.match(/<pre id="dm-images">([^<]*)<\/pre>/)?.[1] ?? "";
     const found = new Map<number, StaticImage>();
@@ -105,7 +124,7 @@ export function renderChartImages(figures: Figure[], opts: { chromium?: string |
       const m = line.match(/^(\d+) (?:data:image\/png;base64,([A-Za-z0-9+/=]+)|error (.*))$/);
       if (m) found.set(Number(m[1]), m[2] ? { png: m[2] } : { missing: `Plotly could not draw the static image: ${m[3]}` });
     }
-    return figures.map((_, i) => found.get(i) ?? { missing: "Chromium did not finish drawing the static image in time" });
+    return items.map((_, i) => found.get(i) ?? { missing: "Chromium did not finish drawing the static image in time" });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 // The pass over an executed notebook before it is published: every chart gets its static image (all charts of the
-// notebook drawn in one Chromium session), plotly.js leaves the stored outputs (the exported HTML embeds it once), and
-// the machine's paths are replaced (see paths.ts).
+// notebook drawn in one Chromium session, or read back from .cache/chart-images when drawn before), plotly.js leaves
+// the stored outputs (the exported HTML embeds it once), and the machine's paths are replaced (see paths.ts).
 import * as fs from "fs";
 import { writeFileAtomic } from "../io/atomic";
 import { chartBundle, Figure, INLINE_FIGURE_BYTES, PLOTLY_MIME, withoutPlotlyJs } from "../viz/plotly";
@@ -21,7 +21,7 @@ export interface FinishReport {
 }
 
 /** Adds static images, drops plotly.js and scrubs paths in an executed notebook, in place. */
-export function finishNotebook(file: string, opts: { rules?: PathRule[]; chromium?: string | null } = {}): FinishReport {
+export function finishNotebook(file: string, opts: { rules?: PathRule[]; chromium?: string | null; imageCache?: string | null } = {}): FinishReport {
   const nb = JSON.parse(fs.readFileSync(file, "utf8")) as Notebook;
   const charts: { cell: number; output: Output; fig: Figure }[] = [];
   nb.cells.forEach((cell, c) => {
@@ -38,7 +38,7 @@ export function finishNotebook(file: string, opts: { rules?: PathRule[]; chromiu
     });
   });
   const t0 = Date.now();
-  const images = renderChartImages(charts.map((c) => c.fig), { chromium: opts.chromium });
+  const images = renderChartImages(charts.map((c) => c.fig), { chromium: opts.chromium, cacheDir: opts.imageCache });
   const imageSeconds = (Date.now() - t0) / 1000;
   charts.forEach((c, i) => {
     const interactiveHtml = JSON.stringify(c.fig).length <= INLINE_FIGURE_BYTES;

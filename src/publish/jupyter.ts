@@ -21,14 +21,18 @@ export function jupyterEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
   return { ...process.env, JUPYTER_PATH: jp, PYDEVD_DISABLE_FILE_VALIDATION: "1", ...extra };
 }
 
+/** Whether `jupyter nbconvert --version` worked once in this process (a Python start-up, ~1 s, spared per notebook). */
+let nbconvertFound = false;
+
 /** What is missing to run notebooks here, or null when Jupyter's nbconvert and the kernel spec are ready. */
 export function jupyterProblem(): string | null {
-  const r = spawnSync("jupyter", ["nbconvert", "--version"], { encoding: "utf8", env: jupyterEnv() });
-  if (r.error || r.status !== 0) {
+  const r = nbconvertFound ? null : spawnSync("jupyter", ["nbconvert", "--version"], { encoding: "utf8", env: jupyterEnv() });
+  if (r && (r.error || r.status !== 0)) {
     return "Jupyter's nbconvert is not installed. As root on Debian/Ubuntu: apt-get install -y --no-install-recommends " +
       "jupyter-nbconvert jupyter-client jupyter-notebook; without root: pip install --user nbconvert nbclient notebook " +
       "(or jupyterlab), then make sure `jupyter` is on PATH.";
   }
+  nbconvertFound = true;
   if (!fs.existsSync(path.join(kernelShare, "kernels", KERNEL_NAME, "kernel.json"))) {
     return `the project kernel spec is not installed: run \`node kernel/install.js\` in ${projectRoot}`;
   }

@@ -9,6 +9,7 @@
 import { constants as bufferConstants } from "buffer";
 import { tf } from "../backend/index";
 import { InputError } from "../errors";
+import { formatNumber, withSummary } from "../inspect";
 import { Progress } from "../progress";
 import { activate, encoderInput } from "./activation";
 import { FvuAccumulator } from "./fvu";
@@ -188,10 +189,17 @@ export function forward(sae: Sae, x: SaeInput, options: ForwardOptions): Forward
   }
   let total = 0;
   for (let i = 0; i < rows; i++) total += l0[i];
-  return {
+  return withSummary<ForwardResult>({
     rows, d_in: d, reconstruction, error, latents: keep ? csr.finish() : undefined, l0,
     meanL0: rows > 0 ? total / rows : NaN, fvu: stats.fvu(),
-  };
+  }, forwardSummary);
+}
+
+/** The printed form of a forward pass (a cell's last value): its metrics, and where the arrays are. */
+export function forwardSummary(r: ForwardResult): string[] {
+  return [`ForwardResult ${r.rows} rows × ${r.d_in}: fvu ${formatNumber(r.fvu, 3)}, mean L0 ${formatNumber(r.meanL0, 3)}`,
+    "  .error (x − x̂) and .reconstruction (x̂): Float32Array [rows × d_in]; .l0: active latents per row",
+    `  .latents: ${r.latents ? `SparseLatents (${r.latents.values.length} active)` : "not kept (latents: false)"}`];
 }
 
 /** Active latents only (no decode). */

@@ -20,3 +20,8 @@ export { saveSaeLens, saeLensConfig } from "./formats/saelens";
 export { saveGemmaScope } from "./formats/gemma-scope";
 export { parseGemmaScopePath, parseWidth, layerFromHookName } from "./paths";
 export type { PathConvention } from "./paths";
+// Types the public signatures above use, so the API reference can show them.
+export type { SaeView } from "./types";
+export type { BudgetAllocator, BlockPlanInput } from "./block-plan";
+export type { WeightPlan } from "./formats/plan";
+export type { BlockedOptions } from "./blocked";

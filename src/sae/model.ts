@@ -114,8 +114,11 @@ function firstNonFinite(a: Float32Array): number {
 
 export class Sae implements SaeView {
   readonly architecture: Architecture;
+  /** Input width (d_model of the hook it reads). */
   readonly d_in: number;
+  /** Latents in the dictionary. */
   readonly d_sae: number;
+  /** Latents kept per token (TopK); undefined for other architectures. */
   readonly k: number | undefined;
   readonly applyBDecToInput: boolean;
   readonly metadata: SaeMetadata;

@@ -4,6 +4,7 @@
 import * as os from "os";
 import { backendInfo, loadNativeBlas, tf } from "../backend/index";
 import { InputError } from "../errors";
+import { formatNumber, rangeText, withSummary } from "../inspect";
 import type { CsrView } from "../train/sparse";
 import { decodeDense } from "./activation";
 import type { KernelPass } from "./kernel-pass";
@@ -92,9 +93,19 @@ export class CsrBuilder {
   }
 
   finish(): SparseLatents {
-    return { rows: this.rows, d_sae: this.d_sae, rowPtr: this.rowPtr,
-      indices: this.indices.slice(0, this.nnz), values: this.values.slice(0, this.nnz) };
+    return withSummary({ rows: this.rows, d_sae: this.d_sae, rowPtr: this.rowPtr,
+      indices: this.indices.slice(0, this.nnz), values: this.values.slice(0, this.nnz) }, latentsSummary);
   }
+}
+
+/** The printed form of sparse latents (a cell's last value): sizes and activations, not the arrays. */
+export function latentsSummary(l: SparseLatents): string[] {
+  const seen = new Set<number>();
+  for (let i = 0; i < l.indices.length; i++) seen.add(l.indices[i]);
+  return [`SparseLatents ${l.rows} rows × ${l.d_sae} latents: mean L0 ${formatNumber(l.rows ? l.values.length / l.rows : NaN, 3)}, ` +
+    `${seen.size} latents active somewhere`,
+    `  activations: ${rangeText(l.values)}`,
+    "  CSR: row r's latents are .indices/.values[.rowPtr[r] .. .rowPtr[r + 1]); sae.decode(latents) reconstructs"];
 }
 
 /** Checks a CSR structure against an SAE before it is used to index anything. */

@@ -15,3 +15,9 @@ export { DeadLatentTracker } from "./dead-latents";
 export { SaeTrainingState } from "./sae-state";
 export type { SaeStateConfig, StepStats, UpdateStats } from "./sae-state";
 export { toSae } from "./to-sae";
+// Types the public signatures above use, so the API reference can show them.
+export type { SparseActs, CsrView } from "./sparse";
+export type { KernelArena, Kernels, WasmMemory } from "./kernels";
+export type { JumpReluStateConfig, JumpReluParams, JumpReluStepStats, UpdateStats as JumpReluUpdateStats } from "./jumprelu-state";
+export type { ParamViews } from "./sae-state";
+export type { EncoderProduct } from "./dense";

@@ -219,7 +219,8 @@ function assemble(funcs: Func[]): Uint8Array {
 }
 
 // The slice of the WebAssembly JS API used here (the project's TypeScript libs do not declare it).
-interface WasmMemory { readonly buffer: ArrayBuffer }
+/** The wasm heap the kernels work in (what a KernelArena allocates from). */
+export interface WasmMemory { readonly buffer: ArrayBuffer }
 interface WasmApi {
   Memory: new (descriptor: { initial: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;

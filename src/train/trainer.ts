@@ -2,6 +2,7 @@
 // b_dec, encoder = decoderᵀ at init, FVU loss, unit-norm decoder rows with the parallel gradient removed, Adam with
 // lr = 2e-4/√(n/2^14), linear warm-up then linear decay to 0, gradient-norm clipping at 1, optional AuxK.
 import { InputError } from "../errors";
+import { formatNumber, withSummary } from "../inspect";
 import { backendInfo, initBackend } from "../backend/index";
 import { silentProgress, Progress } from "../progress";
 import { batchPlan } from "./batches";
@@ -92,8 +93,21 @@ export function resolveTrainConfig(config: Partial<TrainConfig> & { nLatents: nu
  * target L0 `k` (src/train/jumprelu.ts); otherwise TopK or BatchTopK with this file's recipe.
  */
 export async function trainSae(data: TrainingData, config: SaeTrainerConfig, options: TrainOptions = {}): Promise<TrainedSae> {
-  if (config.architecture === "jumprelu") return trainJumpRelu(data, config as Partial<JumpReluConfig> & { nLatents: number }, options);
-  return trainTopK(data, config as Partial<TrainConfig> & { nLatents: number }, options);
+  const trained = config.architecture === "jumprelu"
+    ? await trainJumpRelu(data, config as Partial<JumpReluConfig> & { nLatents: number }, options)
+    : await trainTopK(data, config as Partial<TrainConfig> & { nLatents: number }, options);
+  return withSummary(trained, trainedSummary);
+}
+
+/** The printed form of a trained SAE (a cell's last value): what was trained and how it ended, not the weights. */
+export function trainedSummary(t: TrainedSae): string[] {
+  const log = t.trainingLog, last = log.lossCurve[log.lossCurve.length - 1];
+  const lines = [`TrainedSae ${t.architecture} ${t.d_in} → ${t.d_sae} (k ${t.k}) on ${log.data}: ${log.steps} steps, ${log.tokensSeen} tokens, ` +
+    `dead ${formatNumber(100 * log.finalDeadFraction, 3)} %`];
+  if (last) lines.push(`  last step: fvu ${formatNumber(last.fvu, 3)}, L0 ${formatNumber(last.l0, 3)}`);
+  if (log.heldOut) lines.push(`  held out (${log.heldOut.rows} rows): fvu ${formatNumber(log.heldOut.fvu, 3)}, L0 ${formatNumber(log.heldOut.l0, 3)}`);
+  lines.push("  dm.train.toSae(trained) gives the Sae; .trainingLog has the loss curve");
+  return lines;
 }
 
 async function trainTopK(data: TrainingData, config: Partial<TrainConfig> & { nLatents: number }, options: TrainOptions): Promise<TrainedSae> {

@@ -43,6 +43,7 @@ export interface TrainConfig {
   thresholdStartStep?: number;
   /** Visit rows in a seeded random order each epoch (false: consecutive ranges, friendlier to files). */
   shuffle: boolean;
+  /** Seeds the initial weights and the row order, so a run is reproducible. */
   seed: number;
   /** Record the loss every this many steps (default: ~200 points per run). */
   logEvery?: number;
@@ -54,7 +55,9 @@ export interface JumpReluConfig {
   nLatents: number;
   /** The target L0: mean active latents per token that λ is steered to. */
   k: number;
+  /** Rows per step. */
   batchSize: number;
+  /** Passes over the training rows (ignored when `steps` is given). */
   epochs: number;
   steps?: number;
   /** Peak learning rate (default: 2e-4 / √(nLatents / 2^14), as the TopK recipe). */
@@ -94,6 +97,7 @@ export interface JumpReluConfig {
   medianMaxIter: number;
   medianTol: number;
   shuffle: boolean;
+  /** Seeds the initial weights and the row order. */
   seed: number;
   logEvery?: number;
 }
@@ -143,7 +147,14 @@ export interface TrainedSae extends SaeWeights {
 }
 
 /** The settings of either trainer: TopK/BatchTopK (TrainConfig) or JumpReLU (JumpReluConfig, `k` = target L0). */
-export type SaeTrainerConfig = (Partial<TrainConfig> & { nLatents: number }) | (Partial<JumpReluConfig> & { nLatents: number; architecture: "jumprelu" });
+export type SaeTrainerConfig = (Partial<TrainConfig> & {
+  /** Latents (d_sae): the one required setting. */
+  nLatents: number;
+}) | (Partial<JumpReluConfig> & {
+  /** Latents (d_sae). */
+  nLatents: number;
+  architecture: "jumprelu";
+});
 
 export interface TrainOptions {
   /** Rows to evaluate on after training (FVU, L0, dead fraction). */

@@ -43,7 +43,12 @@ export function plot(spec: PlotSpec, opts: { height?: number } = {}): void {
 }
 
 /** Displays a table from a danfo DataFrame or row records. */
-export function table(t: DataFrame | Row[], opts: { caption?: string; digits?: number } = {}): void {
+export function table(t: DataFrame | Row[], opts: {
+  /** A line above the table. */
+  caption?: string;
+  /** Significant digits of numbers (default 4). */
+  digits?: number;
+} = {}): void {
   show(tableHtml(t, opts));
 }
 

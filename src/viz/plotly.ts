@@ -4,15 +4,26 @@
 // scripts do not run and the interactive chart where they do and plotly.js is on the page (embedded once per HTML
 // export, or by setupNotebook in a live session), so executed notebooks do not carry plotly.js.
 import * as fs from "fs";
-import type { Config, Data, Layout, PlotData } from "plotly.js";
+import type * as Plotly from "plotly.js";
 import { escapeHtml, scriptJson } from "./html";
 
-export type { Config, Data, Layout, PlotData } from "plotly.js";
+// Declared here rather than re-exported, so the API reference lists them (it leaves out what node_modules declares).
+/** One trace: Plotly's own type (@types/plotly.js), checked and completed in the kernel; see plotly.com/javascript/reference. */
+export type Data = Plotly.Data;
+/** A chart's layout: Plotly's own type (title, axes, barmode, height, …). */
+export type Layout = Plotly.Layout;
+/** Plotly's display options (modebar, responsiveness, …). */
+export type Config = Plotly.Config;
+/** A trace with every field Plotly knows of. */
+export type PlotData = Plotly.PlotData;
 
 /** A chart spec in Plotly's own types (@types/plotly.js), so a user's traces and layout are checked and completed. */
 export interface PlotSpec {
+  /** The traces. */
   data: Data[];
+  /** Title, axes, size, … */
   layout?: Partial<Layout>;
+  /** Display options. */
   config?: Partial<Config>;
 }
 

@@ -7,14 +7,20 @@ import { escapeHtml } from "./html";
 /** A plain row record, the shape analyses return before it becomes a DataFrame. */
 export type Row = Record<string, string | number | boolean | null>;
 
+/** The columns of row records in first-seen order. */
+function columnsOf(rows: Row[]): string[] {
+  const columns: string[] = [];
+  for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) columns.push(k);
+  return columns;
+}
+
 /** Builds a danfo DataFrame from row records (columns in first-seen order). */
 export function toDataFrame(rows: Row[]): DataFrame {
   // Loaded lazily: danfo pulls in a second copy of the tfjs API surface and takes ~1 s to import.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const danfo = require("danfojs-node") as typeof import("danfojs-node");
   readableDataFrames(danfo.DataFrame.prototype);
-  const columns: string[] = [];
-  for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) columns.push(k);
+  const columns = columnsOf(rows);
   const data: Record<string, (string | number | boolean | null)[]> = {};
   for (const c of columns) data[c] = rows.map((r) => (c in r ? r[c] : null));
   return new danfo.DataFrame(data, { columns });
@@ -48,10 +54,12 @@ function formatCell(v: unknown, digits: number): string {
 
 /** An HTML table of a DataFrame (or row records); every cell and header is escaped. */
 export function tableHtml(table: DataFrame | Row[], opts: { caption?: string; digits?: number } = {}): string {
-  const df = Array.isArray(table) ? toDataFrame(table) : table;
+  // Row records are drawn directly: going through a DataFrame would load danfo (~1 s) for nothing.
+  const columns = Array.isArray(table) ? columnsOf(table) : table.columns.map(String);
+  const values = Array.isArray(table) ? table.map((r) => columns.map((c) => (c in r ? r[c] : null))) : table.values as unknown[][];
   const digits = opts.digits ?? 4;
-  const head = df.columns.map((c) => `<th>${escapeHtml(String(c))}</th>`).join("");
-  const body = (df.values as unknown[][]).map((row) =>
+  const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
+  const body = values.map((row) =>
     `<tr>${row.map((v) => `<td${typeof v === "number" ? ' style="text-align:right"' : ""}>${escapeHtml(formatCell(v, digits))}</td>`).join("")}</tr>`).join("\n");
   const caption = opts.caption ? `<caption style="caption-side:top;text-align:left">${escapeHtml(opts.caption)}</caption>` : "";
   return `<table class="dm-table" style="border-collapse:collapse">${caption}<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;

@@ -32,7 +32,7 @@ test("without Chromium, charts say why they have no image; plotly.js and paths a
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-finish-"));
   const file = executed(dir);
   const before = fs.statSync(file).size;
-  const report = finishNotebook(file, { chromium: null, rules: pathRules([path.join(dir, "saes")]) });
+  const report = finishNotebook(file, { chromium: null, imageCache: null, rules: pathRules([path.join(dir, "saes")]) });
   assert.deepEqual({ charts: report.charts, images: report.images }, { charts: 1, images: 0 });
   const text = fs.readFileSync(file, "utf8");
   assert.ok(fs.statSync(file).size < before / 100, "plotly.js is still stored");
@@ -48,12 +48,19 @@ test("without Chromium, charts say why they have no image; plotly.js and paths a
 test("with Chromium, every chart gets a PNG, in its bundle and its HTML", { skip: findChromium() ? false : "Chromium is not installed", timeout: 300_000 }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dm-finish-"));
   const file = executed(dir);
-  const report = finishNotebook(file);
+  const cache = path.join(dir, "images");
+  const report = finishNotebook(file, { imageCache: cache });
   assert.deepEqual({ charts: report.charts, images: report.images }, { charts: 1, images: 1 });
+  assert.equal(fs.readdirSync(cache).length, 1, "the drawn image is cached");
   const data = JSON.parse(fs.readFileSync(file, "utf8")).cells[1].outputs[0].data;
   const png = Buffer.from(data["image/png"], "base64");
   assert.equal(png.readUInt32BE(0), 0x89504e47);
   assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [900, 300]);
   assert.ok(data["text/html"].includes(`src="data:image/png;base64,${data["image/png"]}"`));
   assert.match(data["text/html"], /alt="t &lt;1&gt;"/);
+  // The same figure again, with no Chromium at all: its picture comes from the cache.
+  const again = finishNotebook(executed(dir), { chromium: null, imageCache: cache });
+  assert.equal(again.images, 1);
+  assert.equal(JSON.parse(fs.readFileSync(file, "utf8")).cells[1].outputs[0].data["image/png"], data["image/png"]);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

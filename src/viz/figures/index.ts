@@ -28,3 +28,5 @@ export { contourFigure, contourRows } from "./contours";
 export type { ContourSummary, ContourPoints, ContourPanelInput, ContourFigureOptions } from "./contours";
 export { headlineMetricsFigure, gapClosedFigure } from "./why-differ";
 export type { HeadlineSeries, HeadlineFigureOptions, GapClosedEntry, MeasureLike } from "./why-differ";
+// Types the public signatures above use, so the API reference can show them.
+export type { ColoredComponent } from "./common";
