@@ -47,3 +47,8 @@ export type { InputGram } from "../linalg/least-squares";
 export type { DetectionSummary, Proportion, ScoredExample, ScoringExample, ActivatingExample } from "./autointerp";
 export type { SparseCodes } from "./pursuit";
 export type { AcrossWidthVariation } from "./pertoken";
+export type { EvaluationShifts } from "./decomposition";
+export type { StatsFile } from "./shard-file";
+export type { ShardRows } from "./bootstrap-shards";
+export type { LazyShard } from "./decomposition-shards";
+export type { SaeChunk } from "./common";
