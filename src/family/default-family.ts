@@ -46,11 +46,13 @@ const CI = {
 };
 
 /**
- * The JumpReLU default families: target L0s as the TopK ks, both hooks, the same tokens per SAE; widths 1×, 4×, 16×
- * and 64× d_model (full) or 1×, 8×, 64× (ci, as TopK's ci).
+ * The JumpReLU default families: target L0s as the TopK ks, both hooks, the same tokens per SAE; widths 1×, 8× and
+ * 64× d_model, so that notebook 10's d128 JumpReLU SAEs (W/d 1 and 8) are this family's and the main job trains them
+ * once.
  */
-const JUMPRELU_FULL = { ...FULL, widths: [128, 512, 2048, 8192] };
+const JUMPRELU_FULL = { ...FULL, widths: [128, 1024, 8192] };
 const JUMPRELU_CI = { ...CI };
+const JUMPRELU_PAPER = { ...JUMPRELU_FULL, tokens: FULL.tokens * 10 };
 
 /**
  * "paper": a training budget that is not the bottleneck (hours on this machine): the full plan on a store of
@@ -76,7 +78,8 @@ export function defaultFamilyPlan(profile: FamilyProfile = "full", root: string 
   if (!FAMILY_PROFILES.includes(profile)) throw new InputError("profile", `must be one of ${FAMILY_PROFILES.join(", ")}, got ${JSON.stringify(profile)}`);
   if (!RECIPE_ARCHITECTURES.includes(architecture)) throw new InputError("architecture", `must be one of ${RECIPE_ARCHITECTURES.join(", ")}, got ${JSON.stringify(architecture)}`);
   const jumprelu = architecture === "jumprelu";
-  const p = jumprelu ? (profile === "ci" ? JUMPRELU_CI : JUMPRELU_FULL) : profile === "full" ? FULL : profile === "paper" ? PAPER : CI;
+  const p = jumprelu ? (profile === "ci" ? JUMPRELU_CI : profile === "paper" ? JUMPRELU_PAPER : JUMPRELU_FULL)
+    : profile === "full" ? FULL : profile === "paper" ? PAPER : CI;
   // TopK recipes name no architecture, so the TopK families keep their cache keys and folders.
   const recipe = jumprelu
     ? { ...DEFAULT_RECIPE, tokens: p.tokens, trainer: { ...DEFAULT_RECIPE.trainer, architecture: "jumprelu" as const } }

@@ -76,14 +76,14 @@ export async function ensureArchitectureFamily(store: ActivationStore, architect
 }
 
 /**
- * The store and the family of one ladder model and architecture. For the default model's TopK SAEs this is the
- * default family itself (same store config and recipe), so nothing is trained twice.
+ * The store and the family of one ladder model and architecture. For the default model this is the default family of
+ * that architecture (same store config and recipe; its widths include W/d 1 and 8), so nothing is trained twice.
  */
 export async function ensureLadderFamily(model: LadderModel, architecture: Architecture, profile: FamilyProfile,
   progress: Progress = silentProgress): Promise<LadderFamily> {
   if (!model.available || model.d === null) throw new InputError(model.dir, "holds no model.bin and tokenizer.bin (train it with `npx darkmatter train-lm`)");
-  if (model.name === "d128" && architecture === "topk") {
-    const fam = await ensureDefaultFamily(profile, { progress });
+  if (model.name === "d128") {
+    const fam = await ensureDefaultFamily(profile, { progress, architecture });
     return { model, architecture, storeDir: fam.storeDir, familyDir: fam.dir };
   }
   const weights = loadLlama2c(path.join(model.dir, "model.bin"));

@@ -198,8 +198,11 @@ describe("SAE families", () => {
   });
 
   it("plans the JumpReLU default families on the same store, in their own folders; TopK plans name no architecture", () => {
-    for (const profile of ["full", "ci"] as const) {
+    for (const profile of ["full", "ci", "paper"] as const) {
       const topk = defaultFamilyPlan(profile, "/r"), jr = defaultFamilyPlan(profile, "/r", "jumprelu");
+      assert.equal(jr.request.recipe!.tokens, topk.request.recipe!.tokens, "the same training tokens per SAE as TopK");
+      // Notebook 10's d128 JumpReLU SAEs (W/d 8, and W/d 1 outside ci) are this family's.
+      for (const ratio of profile === "ci" ? [8] : [1, 8]) assert.ok(jr.request.widths.includes(128 * ratio), `${profile}: W/d ${ratio}`);
       assert.equal(topk.architecture, "topk");
       assert.equal(jr.architecture, "jumprelu");
       // TopK recipes stay as they were, so the cached TopK families keep their keys.
