@@ -15,6 +15,15 @@ import { loadSae, saveSaeLens } from "../../src/sae/index";
 import { executeCi } from "./executed"; // into .cache/test-notebooks, where numbers.test.ts reads the headline records
 import { assertPublishable } from "../publish/published";
 
+test("every source notebook cell has a unique id (nbformat 4.5 requires it; a missing one is a future hard error)", () => {
+  for (const nb of listNotebooks()) {
+    const cells = (JSON.parse(fs.readFileSync(nb, "utf8")) as { cells: { id?: string }[] }).cells;
+    const ids = cells.map((c) => c.id);
+    assert.ok(ids.every((id) => typeof id === "string" && /^[a-zA-Z0-9-_]{1,64}$/.test(id)), `${path.basename(nb)}: a cell without a valid id`);
+    assert.equal(new Set(ids).size, ids.length, `${path.basename(nb)}: duplicate cell ids`);
+  }
+});
+
 for (const nb of listNotebooks()) {
   test(`notebook ${path.basename(nb)} executes and its HTML renders offline`, { timeout: 1_800_000 }, async () => {
     const executed = await executeCi(nb);
