@@ -141,11 +141,14 @@ function findDirectory(file: RandomAccessFile): Directory {
   let cdSize = tv.getUint32(at + 12, true);
   let cdOffset = tv.getUint32(at + 16, true);
   let cdEnd = eocdPos;
-  if (count === 0xffff || countDisk === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-    const locPos = eocdPos - ZIP64_LOCATOR_SIZE;
-    if (locPos < 0) throw new InputError(source, "zip needs a ZIP64 locator that is missing");
-    const loc = view(file.read(locPos, ZIP64_LOCATOR_SIZE, "ZIP64 locator"));
-    if (loc.getUint32(0, true) !== SIG_ZIP64_LOCATOR) throw new InputError(source, "zip needs a ZIP64 locator that is missing");
+  const locPos = eocdPos - ZIP64_LOCATOR_SIZE;
+  const placeholders = count === 0xffff || countDisk === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
+  // Python's zipfile (numpy.savez of arrays over 2 GiB) writes the ZIP64 records whenever a member needs ZIP64, even
+  // when the classic fields still fit: the central directory then ends at the ZIP64 end record, not at this one.
+  const loc = locPos >= 0 ? view(file.read(locPos, ZIP64_LOCATOR_SIZE, "ZIP64 locator")) : null;
+  const hasLocator = loc !== null && loc.getUint32(0, true) === SIG_ZIP64_LOCATOR;
+  if (placeholders || hasLocator) {
+    if (!loc || !hasLocator) throw new InputError(source, "zip needs a ZIP64 locator that is missing");
     if (loc.getUint32(4, true) !== 0 || loc.getUint32(16, true) !== 1) throw new InputError(source, "multi-disk zip files are not supported");
     const recPos = u64(source, loc, 8, "ZIP64 record offset");
     if (recPos + ZIP64_EOCD_SIZE > locPos) throw new InputError(source, `ZIP64 record offset ${recPos} is outside the file`);
