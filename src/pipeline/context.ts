@@ -69,8 +69,7 @@ export async function openContext(params: NotebookParameters, progress: Progress
   const familyProfile = params.profile ?? "full";
   const profile = familyProfile === "paper" ? "full" : familyProfile; // the analyses' sizes: paper runs them as full
   const user = params.saeDir || params.activations || params.model || params.text;
-  const architecture = params.architecture ?? "topk";
-  if (architecture !== "topk" && architecture !== "jumprelu") throw new InputError("architecture", `must be "topk" or "jumprelu", got ${JSON.stringify(architecture)}`);
+  const architecture = params.architecture ?? "topk"; // checked by defaultFamilyPlan
   if (!user) {
     // Built on first use, cached by config after.
     const family = await ensureDefaultFamily(familyProfile, { progress, architecture });

@@ -163,13 +163,13 @@ export class JumpReluTrainingState {
   }
 
   /**
-   * Thresholds at which the current batch `x` (its first `maxRows` rows) fires about `k` latents per row: the median
+   * Thresholds at which the current batch `x` fires about `k` latents per row: the median
    * over rows of each row's k-th largest pre-activation (z = x·W_enc + b_enc), lowered for each latent that would then
    * fire on none of those rows to just below its largest z there, so that no latent starts dead. Never below `floor`.
    */
-  thresholdsForL0(k: number, maxRows: number, floor: number): Float32Array {
-    const { d, nLatents: n, batchSize: B } = this.config;
-    const rows = Math.min(B, maxRows), kk = Math.min(Math.max(1, Math.round(k)), n);
+  thresholdsForL0(k: number, floor: number): Float32Array {
+    const { d, nLatents: n, batchSize: rows } = this.config;
+    const kk = Math.min(Math.max(1, Math.round(k)), n);
     const P = this.params, row = new Float32Array(n), kth = new Float64Array(rows), max = new Float32Array(n).fill(-Infinity);
     forEachPreChunk(this.product, this.x, P.WencT, this.pre, rows, n, d, (r0, count) => {
       for (let b = 0; b < count; b++) {

@@ -191,9 +191,9 @@ export async function trainJumpRelu(data: TrainingData, config: Partial<JumpRelu
   state.initialise(gm.median, cfg.thresholdInit, cfg.seed);
   let thetaStart = cfg.thresholdInit;
   if (cfg.calibrateThresholds) {
-    const theta = state.thresholdsForL0(cfg.k, B, cfg.thresholdInit);
+    const theta = state.thresholdsForL0(cfg.k, cfg.thresholdInit);
     state.setThresholds(theta);
-    thetaStart = [...theta].sort((a, b) => a - b)[n >> 1];
+    thetaStart = theta.slice().sort()[n >> 1];
   }
 
   const dead = new DeadLatentTracker(n, cfg.deadWindowTokens);

@@ -77,7 +77,8 @@ export interface JumpReluConfig {
   thresholdInit: number;
   /**
    * Start every θ instead at the value where the first batch fires the target L0 (never below thresholdInit): the
-   * median over its rows of each row's k-th largest pre-activation. Gemma Scope's θ = 0.001 fires about half the
+   * median over its rows of each row's k-th largest pre-activation, lowered per latent so that each fires on at
+   * least one row of that batch. Gemma Scope's θ = 0.001 fires about half the
    * latents and has ~10⁵ steps to climb; our runs have 10²–10³, too few at large widths.
    */
   calibrateThresholds: boolean;
